@@ -1,0 +1,11 @@
+//! The HTTP layer: routes, extractors, error mapping and start-up wiring.
+//!
+//! It parses requests into domain types, calls domain services, maps errors to HTTP and wires
+//! everything together at start-up. It holds no business rules and no SQL.
+
+pub mod cli;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::Application;

@@ -1,0 +1,27 @@
+//! The `idempotency_keys` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "idempotency_keys")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: String,
+    /// The operation the key belongs to, e.g. `tasks.create`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub scope: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub key: String,
+    /// A digest of the request body, to tell a retry from a different request.
+    pub request_hash: String,
+    pub response_status: Option<i16>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub response_body: Option<String>,
+    pub resource_id: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

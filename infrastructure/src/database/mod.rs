@@ -1,0 +1,166 @@
+//! Connection pools.
+//!
+//! Two pools, both lazy so that start-up never waits for the database:
+//! - **traffic**: request queries. Uses `DATABASE_URL_POOLED` (a transaction-mode PgBouncer,
+//!   such as Neon's `-pooler` endpoint) when set, else `DATABASE_URL`.
+//! - **direct**: `DATABASE_URL`, for admin work that needs a real session. Migrations open
+//!   their own single-connection pool on it (see [`migrate`]).
+//!
+//! Nothing here may rely on session state, because through the pooler consecutive statements
+//! can land on different server connections: no startup `options` (PgBouncer refuses them with
+//! "unsupported startup parameter"), no `SET`, no `search_path`. The statement timeout is
+//! therefore a role default that `migrate` writes over the direct URL; see
+//! [`migrate::apply_statement_timeout`].
+
+pub mod migrate;
+pub mod url;
+
+use crate::settings::{DatabaseSettings, SettingsError};
+use sea_orm::{ConnectOptions, DatabaseConnection};
+use std::time::Duration;
+use url::{Backend, DatabaseUrl};
+
+/// The service's database handles.
+#[derive(Clone, Debug)]
+pub struct Database {
+    traffic: DatabaseConnection,
+    direct: DatabaseConnection,
+    backend: Backend,
+    pooled: bool,
+}
+
+/// Which pool a set of options is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolRole {
+    /// Request traffic, through the pooler when there is one.
+    Traffic,
+    /// Admin work over the direct endpoint next to a pooler.
+    Direct,
+    /// One session for migrations, holding the advisory lock.
+    Migration,
+}
+
+impl Database {
+    /// Builds the pools without opening a connection.
+    pub async fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, crate::Error> {
+        let traffic_url = settings.traffic_url()?;
+        let backend = traffic_url.backend();
+        prepare_sqlite_file(&traffic_url)?;
+        let traffic =
+            sea_orm::Database::connect(connect_options(&traffic_url, settings, PoolRole::Traffic))
+                .await?;
+        let pooled = settings.url_pooled.is_some();
+        let direct = if pooled {
+            let direct_url = settings.direct_url()?;
+            sea_orm::Database::connect(connect_options(&direct_url, settings, PoolRole::Direct))
+                .await?
+        } else {
+            traffic.clone()
+        };
+        Ok(Self {
+            traffic,
+            direct,
+            backend,
+            pooled,
+        })
+    }
+
+    /// The pool for request queries.
+    pub fn traffic(&self) -> &DatabaseConnection {
+        &self.traffic
+    }
+
+    /// The pool on the direct endpoint (the traffic pool itself when there is no pooler).
+    pub fn direct(&self) -> &DatabaseConnection {
+        &self.direct
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True when traffic goes through `DATABASE_URL_POOLED`.
+    pub fn is_pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// Closes both pools, waiting for checked-out connections to come back.
+    pub async fn close(self) -> Result<(), crate::Error> {
+        if self.pooled {
+            self.direct.close().await?;
+        }
+        self.traffic.close().await?;
+        Ok(())
+    }
+}
+
+/// Maps the settings onto sea-orm's [`ConnectOptions`] for one pool.
+///
+/// | setting              | option                                             |
+/// |----------------------|----------------------------------------------------|
+/// | DB_POOL_MAX / _MIN   | `max_connections` / `min_connections` (traffic)    |
+/// | DB_CONNECT_TIMEOUT   | `connect_timeout`                                  |
+/// | DB_ACQUIRE_TIMEOUT   | `acquire_timeout` (also SQLite's busy timeout)     |
+/// | DB_IDLE_TIMEOUT      | `idle_timeout`                                     |
+/// | DB_MAX_LIFETIME      | `max_lifetime`                                     |
+/// | DB_STATEMENT_TIMEOUT | not here: a role default, see `migrate`            |
+///
+/// sqlx enforces a single deadline per acquire that covers opening a new connection, so the
+/// effective wait for a connection is `max(DB_CONNECT_TIMEOUT, DB_ACQUIRE_TIMEOUT)`.
+pub fn connect_options(
+    url: &DatabaseUrl,
+    settings: &DatabaseSettings,
+    role: PoolRole,
+) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.expose().to_owned());
+    let (max, min) = match role {
+        PoolRole::Traffic => (settings.pool_max, settings.pool_min),
+        PoolRole::Direct => (settings.direct_pool_max, 0),
+        PoolRole::Migration => (1, 0),
+    };
+    options
+        .max_connections(max)
+        .min_connections(min)
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.acquire_timeout.max(settings.connect_timeout))
+        .idle_timeout(settings.idle_timeout)
+        .max_lifetime(settings.max_lifetime)
+        .connect_lazy(role != PoolRole::Migration)
+        // A ping on every checkout would double the round trips of a one-statement read;
+        // only connections idle long enough to have been dropped (Neon suspends after 5 min)
+        // are checked first.
+        .test_before_acquire_if_idle_for(settings.ping_after_idle)
+        .sqlx_logging(true)
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug)
+        .sqlx_slow_statements_logging_settings(
+            tracing::log::LevelFilter::Warn,
+            settings.slow_statement,
+        )
+        .set_application_name("tasks-service");
+    let busy_timeout = settings.acquire_timeout.max(Duration::from_secs(1));
+    options.map_sqlx_sqlite_opts(move |o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout)
+            .create_if_missing(true)
+    });
+    options
+}
+
+/// SQLite creates the file but not its directory.
+fn prepare_sqlite_file(url: &DatabaseUrl) -> Result<(), SettingsError> {
+    if url.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    let Some(path) = url.database().map(std::path::Path::new) else {
+        return Ok(());
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| SettingsError::Invalid {
+            variable: "database.sqlite_path".into(),
+            reason: format!("directory {} cannot be created: {e}", parent.display()),
+        })?;
+    }
+    Ok(())
+}

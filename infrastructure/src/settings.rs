@@ -1,0 +1,772 @@
+//! Layered settings: the environment, then `.env`, then `config/{APP_ENV}.toml`, then
+//! `config/default.toml` (first wins). Variable names are the ones of the API contract.
+//!
+//! Settings are built once in `main` and passed down; nothing reads them from a global, so
+//! tests build their own with [`Settings::from_vars`]. Secrets (`DATABASE_URL`,
+//! `DATABASE_URL_POOLED`, `JWT_SECRET`) are held as secret types and are redacted in `Debug`
+//! and in every error message.
+
+use crate::database::url::{Backend, DatabaseUrl};
+use config::{Config, File, FileFormat};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why settings could not be loaded. Every message names the variable to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{variable} {reason}")]
+    Invalid { variable: String, reason: String },
+    #[error("{variable} must be set when APP_ENV=production")]
+    RequiredInProduction { variable: &'static str },
+    #[error("configuration file problem: {0}")]
+    File(String),
+}
+
+impl SettingsError {
+    fn invalid(variable: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            variable: variable.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `APP_ENV`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+
+    fn parse(value: &str) -> Result<Self, SettingsError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "development" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            _ => Err(SettingsError::invalid(
+                "APP_ENV",
+                format!("is `{value}`; expected development, test or production"),
+            )),
+        }
+    }
+}
+
+/// `LOG_FORMAT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything the service is configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    pub environment: Environment,
+    pub host: String,
+    pub port: u16,
+    pub log_format: LogFormat,
+}
+
+/// Token settings. `Debug` shows whether a secret is set, never the secret.
+#[derive(Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<SecretString>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = if self.jwt_secret.is_some() {
+            "[REDACTED]"
+        } else {
+            "unset"
+        };
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &shown)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`: the direct endpoint. `None` selects the embedded SQLite file.
+    pub url: Option<DatabaseUrl>,
+    /// `DATABASE_URL_POOLED`: the transaction-mode pooler for request traffic.
+    pub url_pooled: Option<DatabaseUrl>,
+    pub sqlite_path: PathBuf,
+    pub pool_max: u32,
+    pub pool_min: u32,
+    pub connect_timeout: Duration,
+    pub acquire_timeout: Duration,
+    /// `None` means no limit.
+    pub statement_timeout: Option<Duration>,
+    pub idle_timeout: Option<Duration>,
+    pub max_lifetime: Option<Duration>,
+    pub direct_pool_max: u32,
+    pub ping_after_idle: Duration,
+    pub slow_statement: Duration,
+    pub auto_migrate: bool,
+}
+
+impl DatabaseSettings {
+    /// The backend requests run against.
+    pub fn backend(&self) -> Backend {
+        self.url
+            .as_ref()
+            .map_or(Backend::Sqlite, DatabaseUrl::backend)
+    }
+
+    /// The URL migrations and admin work use: `DATABASE_URL`, or the embedded SQLite file.
+    pub fn direct_url(&self) -> Result<DatabaseUrl, SettingsError> {
+        match &self.url {
+            Some(url) => Ok(url.clone()),
+            None => sqlite_url(&self.sqlite_path),
+        }
+    }
+
+    /// The URL request traffic uses: the pooler when configured, else the direct URL.
+    pub fn traffic_url(&self) -> Result<DatabaseUrl, SettingsError> {
+        match &self.url_pooled {
+            Some(url) => Ok(url.clone()),
+            None => self.direct_url(),
+        }
+    }
+}
+
+fn sqlite_url(path: &Path) -> Result<DatabaseUrl, SettingsError> {
+    let absolute = std::path::absolute(path).map_err(|e| {
+        SettingsError::invalid("database.sqlite_path", format!("cannot be resolved: {e}"))
+    })?;
+    let url = url::Url::from_file_path(&absolute).map_err(|()| {
+        SettingsError::invalid("database.sqlite_path", "is not a usable file path")
+    })?;
+    let raw = format!("sqlite://{}?mode=rwc", url.path());
+    DatabaseUrl::parse(&raw)
+        .map_err(|e| SettingsError::invalid("database.sqlite_path", e.to_string()))
+}
+
+/// Environment variables and the config keys they override.
+const VARIABLES: &[(&str, &str)] = &[
+    ("APP_HOST", "app.host"),
+    ("APP_PORT", "app.port"),
+    ("LOG_FORMAT", "app.log_format"),
+    ("JWT_SECRET", "auth.jwt_secret"),
+    ("DATABASE_URL", "database.url"),
+    ("DATABASE_URL_POOLED", "database.url_pooled"),
+    ("DB_POOL_MAX", "database.pool_max"),
+    ("DB_POOL_MIN", "database.pool_min"),
+    ("DB_CONNECT_TIMEOUT", "database.connect_timeout"),
+    ("DB_ACQUIRE_TIMEOUT", "database.acquire_timeout"),
+    ("DB_STATEMENT_TIMEOUT", "database.statement_timeout"),
+    ("DB_IDLE_TIMEOUT", "database.idle_timeout"),
+    ("DB_MAX_LIFETIME", "database.max_lifetime"),
+];
+
+/// Keys that may only come from the config files.
+const FILE_ONLY_KEYS: &[&str] = &[
+    "database.sqlite_path",
+    "database.direct_pool_max",
+    "database.ping_after_idle",
+    "database.slow_statement_ms",
+    "database.auto_migrate",
+];
+
+/// Keys whose values are secret: their errors never quote the value.
+const SECRET_KEYS: &[&str] = &["auth.jwt_secret", "database.url", "database.url_pooled"];
+
+/// The config files compiled into the binary, used when no `config/` directory is found.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("default", include_str!("../../config/default.toml")),
+    ("development", include_str!("../../config/development.toml")),
+    ("test", include_str!("../../config/test.toml")),
+    ("production", include_str!("../../config/production.toml")),
+];
+
+/// Where the config files come from.
+#[derive(Clone, Debug)]
+pub enum ConfigSource {
+    /// A directory holding `default.toml` and `{APP_ENV}.toml`.
+    Directory(PathBuf),
+    /// The copies compiled into the binary.
+    Embedded,
+}
+
+impl ConfigSource {
+    /// `APP_CONFIG_DIR` when set, else `./config` when it exists, else the embedded copies.
+    fn locate(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        if let Some(dir) = vars.get("APP_CONFIG_DIR").filter(|d| !d.is_empty()) {
+            let dir = PathBuf::from(dir);
+            if !dir.join("default.toml").is_file() {
+                return Err(SettingsError::invalid(
+                    "APP_CONFIG_DIR",
+                    format!("is {}, which holds no default.toml", dir.display()),
+                ));
+            }
+            return Ok(Self::Directory(dir));
+        }
+        let local = PathBuf::from("config");
+        if local.join("default.toml").is_file() {
+            return Ok(Self::Directory(local));
+        }
+        Ok(Self::Embedded)
+    }
+}
+
+impl Settings {
+    /// Loads settings for the running process: its environment, then `.env` in the working
+    /// directory or a parent (without modifying the process environment), then config files.
+    pub fn load() -> Result<Self, SettingsError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(iter) = dotenvy::dotenv_iter() {
+            for item in iter {
+                let (key, value) = item.map_err(|e| SettingsError::File(format!(".env: {e}")))?;
+                vars.insert(key, value);
+            }
+        }
+        vars.extend(std::env::vars());
+        Self::from_vars(&vars)
+    }
+
+    /// Builds settings from an explicit set of variables (tests use this).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let var = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let environment =
+            var("APP_ENV").map_or(Ok(Environment::Development), Environment::parse)?;
+        let source = ConfigSource::locate(vars)?;
+        let config = build_config(&source, environment, vars)?;
+        reject_unknown_keys(&config)?;
+
+        let settings = Settings {
+            app: AppSettings {
+                environment,
+                host: get::<String>(&config, "app.host")?,
+                port: get::<u16>(&config, "app.port")?,
+                log_format: match get::<String>(&config, "app.log_format")?
+                    .to_ascii_lowercase()
+                    .as_str()
+                {
+                    "pretty" => LogFormat::Pretty,
+                    "json" => LogFormat::Json,
+                    other => {
+                        return Err(SettingsError::invalid(
+                            variable_for("app.log_format"),
+                            format!("is `{other}`; expected pretty or json"),
+                        ));
+                    }
+                },
+            },
+            auth: AuthSettings {
+                jwt_secret: optional::<String>(&config, "auth.jwt_secret")?
+                    .filter(|s| !s.is_empty())
+                    .map(SecretString::from),
+            },
+            database: DatabaseSettings {
+                url: optional_url(&config, "database.url")?,
+                url_pooled: optional_url(&config, "database.url_pooled")?,
+                sqlite_path: PathBuf::from(get::<String>(&config, "database.sqlite_path")?),
+                pool_max: get::<u32>(&config, "database.pool_max")?,
+                pool_min: get::<u32>(&config, "database.pool_min")?,
+                connect_timeout: positive_seconds(&config, "database.connect_timeout")?,
+                acquire_timeout: positive_seconds(&config, "database.acquire_timeout")?,
+                statement_timeout: seconds_or_never(&config, "database.statement_timeout")?,
+                idle_timeout: seconds_or_never(&config, "database.idle_timeout")?,
+                max_lifetime: seconds_or_never(&config, "database.max_lifetime")?,
+                direct_pool_max: get::<u32>(&config, "database.direct_pool_max")?,
+                ping_after_idle: Duration::from_secs_f64(seconds(
+                    &config,
+                    "database.ping_after_idle",
+                )?),
+                slow_statement: Duration::from_millis(get::<u64>(
+                    &config,
+                    "database.slow_statement_ms",
+                )?),
+                auto_migrate: get::<bool>(&config, "database.auto_migrate")?,
+            },
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let db = &self.database;
+        if db.pool_max == 0 {
+            return Err(SettingsError::invalid("DB_POOL_MAX", "must be at least 1"));
+        }
+        if db.pool_min > db.pool_max {
+            return Err(SettingsError::invalid(
+                "DB_POOL_MIN",
+                format!(
+                    "({}) must not exceed DB_POOL_MAX ({})",
+                    db.pool_min, db.pool_max
+                ),
+            ));
+        }
+        if db.direct_pool_max == 0 {
+            return Err(SettingsError::invalid(
+                "database.direct_pool_max",
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = &db.url
+            && url.is_neon_pooler()
+        {
+            return Err(SettingsError::invalid(
+                "DATABASE_URL",
+                format!(
+                    "points at Neon's pooler ({}); it must be the direct endpoint, because \
+                         migrations need session state. Put the -pooler host in DATABASE_URL_POOLED",
+                    url.host().unwrap_or_default()
+                ),
+            ));
+        }
+        if let Some(pooled) = &db.url_pooled {
+            match &db.url {
+                None => {
+                    return Err(SettingsError::invalid(
+                        "DATABASE_URL_POOLED",
+                        "is set but DATABASE_URL is not; migrations need the direct endpoint",
+                    ));
+                }
+                Some(direct)
+                    if direct.backend() != Backend::Postgres
+                        || pooled.backend() != Backend::Postgres =>
+                {
+                    return Err(SettingsError::invalid(
+                        "DATABASE_URL_POOLED",
+                        "is only for PostgreSQL; both URLs must be postgresql:// URLs",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.app.environment == Environment::Production {
+            if db.url.is_none() {
+                return Err(SettingsError::RequiredInProduction {
+                    variable: "DATABASE_URL",
+                });
+            }
+            if self.auth.jwt_secret.is_none() {
+                return Err(SettingsError::RequiredInProduction {
+                    variable: "JWT_SECRET",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn build_config(
+    source: &ConfigSource,
+    environment: Environment,
+    vars: &HashMap<String, String>,
+) -> Result<Config, SettingsError> {
+    let mut builder = Config::builder();
+    match source {
+        ConfigSource::Directory(dir) => {
+            builder = builder
+                .add_source(
+                    File::from(dir.join("default.toml"))
+                        .format(FileFormat::Toml)
+                        .required(true),
+                )
+                .add_source(
+                    File::from(dir.join(format!("{}.toml", environment.as_str())))
+                        .format(FileFormat::Toml)
+                        .required(false),
+                );
+        }
+        ConfigSource::Embedded => {
+            for (name, text) in EMBEDDED {
+                if *name == "default" || *name == environment.as_str() {
+                    builder = builder.add_source(File::from_str(text, FileFormat::Toml));
+                }
+            }
+        }
+    }
+    for (variable, key) in VARIABLES {
+        if let Some(value) = vars
+            .get(*variable)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            builder = builder
+                .set_override(*key, value.to_owned())
+                .map_err(|e| SettingsError::invalid(*variable, e.to_string()))?;
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| SettingsError::File(e.to_string()))
+}
+
+fn reject_unknown_keys(config: &Config) -> Result<(), SettingsError> {
+    for section in ["app", "database", "auth"] {
+        let Ok(table) = config.get_table(section) else {
+            continue;
+        };
+        for key in table.keys() {
+            let full = format!("{section}.{key}");
+            let known = VARIABLES.iter().any(|(_, k)| *k == full)
+                || FILE_ONLY_KEYS.contains(&full.as_str());
+            if !known {
+                return Err(SettingsError::File(format!("unknown setting `{full}`")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The variable a config key is set by, for error messages.
+fn variable_for(key: &str) -> String {
+    VARIABLES
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map_or_else(|| key.to_owned(), |(v, _)| (*v).to_owned())
+}
+
+fn type_error(key: &str, error: &config::ConfigError) -> SettingsError {
+    if SECRET_KEYS.contains(&key) {
+        SettingsError::invalid(variable_for(key), "has a value of the wrong type")
+    } else {
+        // The config crate names the key; the variable name is what the operator sets.
+        let reason = error.to_string();
+        let reason = reason
+            .split(" for key")
+            .next()
+            .unwrap_or(&reason)
+            .to_owned();
+        SettingsError::invalid(variable_for(key), format!("is invalid: {reason}"))
+    }
+}
+
+fn get<T: serde::de::DeserializeOwned>(config: &Config, key: &str) -> Result<T, SettingsError> {
+    config.get::<T>(key).map_err(|e| match e {
+        config::ConfigError::NotFound(_) => SettingsError::invalid(variable_for(key), "is not set"),
+        other => type_error(key, &other),
+    })
+}
+
+fn optional<T: serde::de::DeserializeOwned>(
+    config: &Config,
+    key: &str,
+) -> Result<Option<T>, SettingsError> {
+    match config.get::<T>(key) {
+        Ok(value) => Ok(Some(value)),
+        Err(config::ConfigError::NotFound(_)) => Ok(None),
+        Err(other) => Err(type_error(key, &other)),
+    }
+}
+
+fn optional_url(config: &Config, key: &str) -> Result<Option<DatabaseUrl>, SettingsError> {
+    optional::<String>(config, key)?
+        .filter(|raw| !raw.trim().is_empty())
+        .map(|raw| {
+            DatabaseUrl::parse(&raw)
+                .map_err(|e| SettingsError::invalid(variable_for(key), e.to_string()))
+        })
+        .transpose()
+}
+
+fn seconds(config: &Config, key: &str) -> Result<f64, SettingsError> {
+    let value = get::<f64>(config, key)?;
+    if !value.is_finite() || !(0.0..=1e9).contains(&value) {
+        return Err(SettingsError::invalid(
+            variable_for(key),
+            format!("is {value}; expected a number of seconds between 0 and 1e9"),
+        ));
+    }
+    Ok(value)
+}
+
+fn positive_seconds(config: &Config, key: &str) -> Result<Duration, SettingsError> {
+    let value = seconds(config, key)?;
+    if value == 0.0 {
+        return Err(SettingsError::invalid(
+            variable_for(key),
+            "must be greater than 0 seconds",
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+fn seconds_or_never(config: &Config, key: &str) -> Result<Option<Duration>, SettingsError> {
+    let value = seconds(config, key)?;
+    Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::from_vars(&vars(pairs))
+    }
+
+    #[test]
+    fn with_no_variables_the_service_runs_on_embedded_sqlite_in_development() {
+        let settings = load(&[]).expect("defaults load");
+        assert_eq!(settings.app.environment, Environment::Development);
+        assert_eq!(settings.database.backend(), Backend::Sqlite);
+        assert!(
+            settings.database.auto_migrate,
+            "development migrates automatically"
+        );
+        let url = settings.database.traffic_url().expect("sqlite url");
+        assert!(
+            url.expose().starts_with("sqlite://") && url.expose().ends_with("app.sqlite3?mode=rwc")
+        );
+        assert_eq!(settings.app.port, 8080);
+    }
+
+    #[test]
+    fn environment_variables_override_the_config_files() {
+        let settings = load(&[
+            ("APP_PORT", "9999"),
+            ("APP_HOST", "0.0.0.0"),
+            ("DB_POOL_MAX", "25"),
+            ("DB_STATEMENT_TIMEOUT", "1.5"),
+            ("DB_IDLE_TIMEOUT", "0"),
+            ("LOG_FORMAT", "JSON"),
+        ])
+        .expect("loads");
+        assert_eq!(settings.app.port, 9999);
+        assert_eq!(settings.app.host, "0.0.0.0");
+        assert_eq!(settings.database.pool_max, 25);
+        assert_eq!(
+            settings.database.statement_timeout,
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(settings.database.idle_timeout, None);
+        assert_eq!(settings.app.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn the_environment_file_overrides_the_default_file() {
+        let production = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("JWT_SECRET", "s"),
+        ])
+        .expect("loads");
+        assert_eq!(production.app.log_format, LogFormat::Json);
+        assert!(!production.database.auto_migrate);
+        assert_eq!(production.app.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn a_config_directory_is_read_from_disk_with_environment_file_over_default() {
+        let dir = std::env::temp_dir().join(format!("settings-test-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(
+            dir.join("default.toml"),
+            include_str!("../../config/default.toml"),
+        )
+        .expect("write");
+        std::fs::write(
+            dir.join("test.toml"),
+            "[app]\nport = 7000\n[database]\npool_max = 3\n",
+        )
+        .expect("write");
+        let dir_str = dir.to_string_lossy().into_owned();
+        let settings = load(&[
+            ("APP_CONFIG_DIR", &dir_str),
+            ("APP_ENV", "test"),
+            ("DB_POOL_MAX", "4"),
+        ])
+        .expect("loads");
+        assert_eq!(settings.app.port, 7000, "test.toml beats default.toml");
+        assert_eq!(
+            settings.database.pool_max, 4,
+            "the environment beats test.toml"
+        );
+
+        std::fs::write(dir.join("test.toml"), "[database]\npool_maxx = 3\n").expect("write");
+        let err = load(&[("APP_CONFIG_DIR", &dir_str), ("APP_ENV", "test")]).expect_err("typo");
+        assert!(err.to_string().contains("database.pool_maxx"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_missing_config_directory_is_named() {
+        let err = load(&[("APP_CONFIG_DIR", "/nonexistent/dir")]).expect_err("refused");
+        assert!(err.to_string().starts_with("APP_CONFIG_DIR "), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (variable, value) in [
+            ("DB_POOL_MAX", "many"),
+            ("APP_PORT", "70000"),
+            ("DB_CONNECT_TIMEOUT", "0"),
+            ("DB_ACQUIRE_TIMEOUT", "-1"),
+            ("DB_STATEMENT_TIMEOUT", "soon"),
+            ("LOG_FORMAT", "xml"),
+            ("APP_ENV", "staging"),
+            ("DB_POOL_MIN", "50"),
+        ] {
+            let err = load(&[(variable, value)]).expect_err(variable);
+            assert!(
+                err.to_string().starts_with(&format!("{variable} ")),
+                "{variable}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_database_url() {
+        let err =
+            load(&[("APP_ENV", "production"), ("JWT_SECRET", "secret")]).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "DATABASE_URL must be set when APP_ENV=production"
+        );
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_jwt_secret() {
+        let err = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+        ])
+        .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "JWT_SECRET must be set when APP_ENV=production"
+        );
+    }
+
+    #[test]
+    fn a_pooler_url_is_refused_as_the_direct_url() {
+        let err = load(&[(
+            "DATABASE_URL",
+            "postgresql://u:pw@ep-a-1-pooler.us-east-2.aws.neon.tech/db",
+        )])
+        .expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("DATABASE_URL points at Neon's pooler"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pooled_url_needs_a_direct_url() {
+        let err =
+            load(&[("DATABASE_URL_POOLED", "postgres://u:pw@h:6432/db")]).expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("DATABASE_URL_POOLED is set but DATABASE_URL is not")
+        );
+    }
+
+    #[test]
+    fn traffic_uses_the_pooled_url_and_migrations_the_direct_one() {
+        let settings = load(&[
+            ("DATABASE_URL", "postgres://u:pw@direct:5432/db"),
+            ("DATABASE_URL_POOLED", "postgres://u:pw@pooler:6432/db"),
+        ])
+        .expect("loads");
+        assert_eq!(
+            settings.database.traffic_url().expect("url").host(),
+            Some("pooler")
+        );
+        assert_eq!(
+            settings.database.direct_url().expect("url").host(),
+            Some("direct")
+        );
+        let only_direct =
+            load(&[("DATABASE_URL", "postgres://u:pw@direct:5432/db")]).expect("loads");
+        assert_eq!(
+            only_direct.database.traffic_url().expect("url").host(),
+            Some("direct")
+        );
+    }
+
+    #[test]
+    fn neon_rules_apply_to_urls_from_the_environment() {
+        let settings = load(&[(
+            "DATABASE_URL",
+            "postgresql://u:pw@ep-a-1.us-east-2.aws.neon.tech/db",
+        )])
+        .expect("loads");
+        assert!(
+            settings
+                .database
+                .direct_url()
+                .expect("url")
+                .expose()
+                .ends_with("sslmode=require")
+        );
+        let err = load(&[(
+            "DATABASE_URL",
+            "postgresql://u:pw@ep-a-1.us-east-2.aws.neon.tech/db?sslmode=disable",
+        )])
+        .expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("DATABASE_URL points at a Neon host with sslmode=disable")
+        );
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output_or_errors() {
+        let settings = load(&[
+            ("DATABASE_URL", "postgres://app:direct-pw-1@direct:5432/db"),
+            (
+                "DATABASE_URL_POOLED",
+                "postgres://app:pooled-pw-2@pooler:6432/db",
+            ),
+            ("JWT_SECRET", "jwt-secret-3"),
+        ])
+        .expect("loads");
+        let shown = format!("{settings:?}");
+        for secret in ["direct-pw-1", "pooled-pw-2", "jwt-secret-3"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(shown.contains("app:***@direct:5432"));
+        assert_eq!(
+            settings
+                .auth
+                .jwt_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            Some("jwt-secret-3".into())
+        );
+
+        let err = load(&[("DATABASE_URL", "mysql://app:leaky-pw@h/db")]).expect_err("refused");
+        assert!(!format!("{err} {err:?}").contains("leaky-pw"));
+        let err = load(&[(
+            "DATABASE_URL",
+            "postgres://app:leaky-pw@h/db?sslmode=sometimes",
+        )])
+        .expect_err("refused");
+        assert!(!format!("{err} {err:?}").contains("leaky-pw"));
+    }
+}

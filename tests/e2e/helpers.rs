@@ -1,0 +1,371 @@
+//! Test fixtures: per-test databases, a running service and typed request helpers.
+
+use infrastructure::Settings;
+use infrastructure::database::migrate::{self, MigrateCommand};
+use infrastructure::database::url::DatabaseUrl;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Which database the suite runs against, read once from the environment.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant, reason = "one static value per process")]
+pub enum Backend {
+    Sqlite,
+    Postgres {
+        admin: DatabaseUrl,
+        pooled: Option<DatabaseUrl>,
+    },
+}
+
+impl Backend {
+    pub fn from_env() -> &'static Backend {
+        static BACKEND: OnceLock<Backend> = OnceLock::new();
+        BACKEND.get_or_init(|| {
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            match var("TEST_DATABASE_URL") {
+                None => Backend::Sqlite,
+                Some(admin) => Backend::Postgres {
+                    admin: DatabaseUrl::parse(&admin).expect("TEST_DATABASE_URL is a valid URL"),
+                    pooled: var("TEST_DATABASE_URL_POOLED").map(|p| {
+                        DatabaseUrl::parse(&p).expect("TEST_DATABASE_URL_POOLED is a valid URL")
+                    }),
+                },
+            }
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres { .. })
+    }
+
+    pub fn is_pooled(&self) -> bool {
+        matches!(
+            self,
+            Backend::Postgres {
+                pooled: Some(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Prints why a test does nothing on this backend; the same test runs for real on another.
+pub fn skip(reason: &str) {
+    eprintln!("skipped on this backend: {reason}");
+}
+
+/// A database of this test's own, removed when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Direct URL (PostgreSQL) or file URL (SQLite).
+    pub url: DatabaseUrl,
+    /// Pooled URL to the same database, when the suite runs through a pooler.
+    pub pooled: Option<DatabaseUrl>,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    File(PathBuf),
+    Drop { admin: DatabaseUrl, name: String },
+}
+
+impl TestDatabase {
+    /// A database with the current schema.
+    pub async fn migrated() -> Self {
+        match Backend::from_env() {
+            Backend::Sqlite => {
+                let db = Self::sqlite();
+                migrate::run(&settings_for(&db, &[]).database, MigrateCommand::Up)
+                    .await
+                    .expect("migrate");
+                db
+            }
+            Backend::Postgres { admin, pooled } => {
+                let template = template_database();
+                Self::postgres(admin, pooled, Some(&template)).await
+            }
+        }
+    }
+
+    /// A database with no schema at all.
+    pub async fn empty() -> Self {
+        match Backend::from_env() {
+            Backend::Sqlite => Self::sqlite(),
+            Backend::Postgres { admin, pooled } => Self::postgres(admin, pooled, None).await,
+        }
+    }
+
+    fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("tasks-e2e-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/test.sqlite3?mode=rwc", dir.display()))
+            .expect("url");
+        Self {
+            url,
+            pooled: None,
+            cleanup: Cleanup::File(dir),
+        }
+    }
+
+    async fn postgres(
+        admin: &DatabaseUrl,
+        pooled: &Option<DatabaseUrl>,
+        template: Option<&str>,
+    ) -> Self {
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let sql = match template {
+            Some(template) => format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#),
+            None => format!(r#"CREATE DATABASE "{name}""#),
+        };
+        let conn = admin_connection(admin).await;
+        conn.execute_unprepared(&sql)
+            .await
+            .expect("create the test database");
+        conn.close().await.ok();
+        Self {
+            url: admin.with_database(&name),
+            pooled: pooled.as_ref().map(|p| p.with_database(&name)),
+            cleanup: Cleanup::Drop {
+                admin: admin.clone(),
+                name,
+            },
+        }
+    }
+
+    /// A connection over the direct URL, for inspecting what the service wrote.
+    pub async fn connect(&self) -> DatabaseConnection {
+        let mut options = ConnectOptions::new(self.url.expose().to_owned());
+        options.max_connections(2).sqlx_logging(false);
+        Database::connect(options)
+            .await
+            .expect("connect to the test database")
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        match self.url.backend() {
+            infrastructure::database::url::Backend::Postgres => DbBackend::Postgres,
+            infrastructure::database::url::Backend::Sqlite => DbBackend::Sqlite,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Drop { admin, name } => {
+                let (admin, name) = (admin.clone(), name.clone());
+                // Drop runs inside the test's runtime, which cannot block on itself.
+                let _ = std::thread::spawn(move || {
+                    block_on(async move {
+                        let conn = admin_connection(&admin).await;
+                        let sql = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                        if let Err(error) = conn.execute_unprepared(&sql).await {
+                            eprintln!("could not drop test database {name}: {error}");
+                        }
+                        conn.close().await.ok();
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+async fn admin_connection(admin: &DatabaseUrl) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(admin.expose().to_owned());
+    options
+        .max_connections(1)
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30));
+    Database::connect(options)
+        .await
+        .expect("connect with TEST_DATABASE_URL")
+}
+
+/// The name of a migrated template database, made once per schema version and shared by
+/// every test process: creating a database from a template is much faster than migrating.
+fn template_database() -> String {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let Backend::Postgres { admin, .. } = Backend::from_env() else {
+                unreachable!("PostgreSQL only")
+            };
+            let admin = admin.clone();
+            std::thread::spawn(move || block_on(create_template(admin)))
+                .join()
+                .expect("template thread")
+        })
+        .clone()
+}
+
+async fn create_template(admin: DatabaseUrl) -> String {
+    let name = format!("tmpl_{:016x}", schema_fingerprint());
+    let conn = admin_connection(&admin).await;
+    // Test processes started at once agree on who builds the template.
+    let lock_key = i64::from_ne_bytes(schema_fingerprint().to_ne_bytes()) ^ 0x7465_6d70;
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_lock($1)",
+        [lock_key.into()],
+    ))
+    .await
+    .expect("template lock");
+    let exists = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+            [name.clone().into()],
+        ))
+        .await
+        .expect("look up template")
+        .is_some();
+    if !exists {
+        let building = format!("{name}_build");
+        conn.execute_unprepared(&format!(
+            r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#
+        ))
+        .await
+        .expect("drop");
+        conn.execute_unprepared(&format!(r#"CREATE DATABASE "{building}""#))
+            .await
+            .expect("create template");
+        let url = admin.with_database(&building);
+        let vars = HashMap::from([
+            ("APP_ENV".to_owned(), "test".to_owned()),
+            ("DATABASE_URL".to_owned(), url.expose().to_owned()),
+        ]);
+        let settings = Settings::from_vars(&vars).expect("settings");
+        migrate::run(&settings.database, MigrateCommand::Up)
+            .await
+            .expect("migrate the template");
+        conn.execute_unprepared(&format!(
+            r#"ALTER DATABASE "{building}" RENAME TO "{name}""#
+        ))
+        .await
+        .expect("rename");
+        // Templates of older schema versions are of no further use.
+        let stale = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT datname FROM pg_database WHERE datname LIKE 'tmpl\\_%' AND datname <> $1",
+                [name.clone().into()],
+            ))
+            .await
+            .unwrap_or_default();
+        for row in stale {
+            if let Ok(old) = row.try_get::<String>("", "datname") {
+                let _ = conn
+                    .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
+                    .await;
+            }
+        }
+    }
+    let _ = conn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_unlock($1)",
+            [lock_key.into()],
+        ))
+        .await;
+    conn.close().await.ok();
+    name
+}
+
+/// Changes whenever a migration's source changes, so a stale template is never used.
+fn schema_fingerprint() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migration/src");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("migration sources")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    let mut hasher = std::hash::DefaultHasher::new();
+    for file in files {
+        file.file_name().hash(&mut hasher);
+        std::fs::read(&file)
+            .expect("read migration")
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Settings for a service on `db`, in the test environment, on a free port.
+pub fn settings_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
+    let mut vars = HashMap::from([
+        ("APP_ENV".to_owned(), "test".to_owned()),
+        ("APP_PORT".to_owned(), "0".to_owned()),
+        ("DATABASE_URL".to_owned(), db.url.expose().to_owned()),
+    ]);
+    if let Some(pooled) = &db.pooled {
+        vars.insert("DATABASE_URL_POOLED".to_owned(), pooled.expose().to_owned());
+    }
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Settings::from_vars(&vars).expect("test settings")
+}
+
+/// A running service and an HTTP client for it.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// Kept so the database outlives the server and is dropped with it.
+    _database: Option<TestDatabase>,
+}
+
+impl TestApp {
+    /// Starts the service on a fresh, migrated database of its own.
+    pub async fn spawn() -> Self {
+        let db = TestDatabase::migrated().await;
+        let settings = settings_for(&db, &[]);
+        Self::start(settings, Some(db)).await
+    }
+
+    /// Starts the service with the given settings.
+    pub async fn start(settings: Settings, db: Option<TestDatabase>) -> Self {
+        api::telemetry::init(infrastructure::settings::LogFormat::Pretty);
+        let application = api::Application::build(settings)
+            .await
+            .expect("the service starts");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        tokio::spawn(application.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            _database: db,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request")
+    }
+}

@@ -1,0 +1,204 @@
+use crate::helpers::{Backend, TestDatabase, settings_for, skip};
+use infrastructure::database::migrate::{self, MigrateCommand};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::SchemaManager;
+use std::process::Command;
+
+/// The schema as text: `pg_dump --schema-only` on PostgreSQL, `sqlite_master` on SQLite.
+async fn schema_of(db: &TestDatabase) -> String {
+    match db.backend() {
+        DbBackend::Postgres => {
+            let pg_dump = std::env::var("PG_DUMP").unwrap_or_else(|_| "pg_dump".to_owned());
+            let output = Command::new(&pg_dump)
+                .args(["--schema-only", "--no-owner", "--no-privileges", "--dbname"])
+                .arg(db.url.expose())
+                .output()
+                .expect("run pg_dump (set PG_DUMP to its path if it is not on PATH)");
+            assert!(
+                output.status.success(),
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout)
+                .expect("utf-8 dump")
+                .lines()
+                // pg_dump 15.14+ brackets the dump with a random \restrict key.
+                .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        _ => {
+            let conn = db.connect().await;
+            let rows = conn
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT type, name, tbl_name, sql FROM sqlite_master \
+                     WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+                ))
+                .await
+                .expect("read sqlite_master");
+            conn.close().await.ok();
+            rows.iter()
+                .map(|row| {
+                    let col = |c: &str| {
+                        row.try_get::<Option<String>>("", c)
+                            .expect(c)
+                            .unwrap_or_default()
+                    };
+                    format!(
+                        "{} {} {} {}",
+                        col("type"),
+                        col("name"),
+                        col("tbl_name"),
+                        col("sql")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+const TABLES: [&str; 4] = ["tasks", "conversations", "messages", "idempotency_keys"];
+
+async fn tables_present(db: &TestDatabase) -> Vec<&'static str> {
+    let conn = db.connect().await;
+    let manager = SchemaManager::new(&conn);
+    let mut present = Vec::new();
+    for table in TABLES {
+        if manager.has_table(table).await.expect("has_table") {
+            present.push(table);
+        }
+    }
+    conn.close().await.ok();
+    present
+}
+
+#[tokio::test]
+async fn migrating_down_to_base_and_up_again_restores_the_identical_schema() {
+    let db = TestDatabase::migrated().await;
+    let settings = settings_for(&db, &[]);
+    let before = schema_of(&db).await;
+    assert_eq!(tables_present(&db).await, TABLES);
+    if db.backend() == DbBackend::Postgres {
+        assert!(
+            before.contains("FUNCTION public.set_updated_at()"),
+            "{before}"
+        );
+    }
+
+    let states = migrate::run(&settings.database, MigrateCommand::Down { steps: None })
+        .await
+        .expect("down");
+    assert_eq!(states.len(), Migrator::migrations().len());
+    assert!(states.iter().all(|s| !s.applied), "{states:?}");
+    assert_eq!(
+        tables_present(&db).await,
+        Vec::<&str>::new(),
+        "tables survived migrating down to base"
+    );
+    let base = schema_of(&db).await;
+    assert!(
+        !base.contains("set_updated_at"),
+        "the trigger function survived:\n{base}"
+    );
+
+    let states = migrate::run(&settings.database, MigrateCommand::Up)
+        .await
+        .expect("up again");
+    assert!(states.iter().all(|s| s.applied), "{states:?}");
+    let after = schema_of(&db).await;
+    assert_eq!(
+        before, after,
+        "the schema after down and up differs from the one before"
+    );
+}
+
+#[tokio::test]
+async fn every_migration_can_be_rolled_back_one_step_at_a_time() {
+    let db = TestDatabase::migrated().await;
+    let settings = settings_for(&db, &[]);
+    let total = Migrator::migrations().len();
+    for remaining in (0..total).rev() {
+        let states = migrate::run(&settings.database, MigrateCommand::Down { steps: Some(1) })
+            .await
+            .expect("down 1");
+        assert_eq!(states.iter().filter(|s| s.applied).count(), remaining);
+    }
+    let states = migrate::run(&settings.database, MigrateCommand::Fresh)
+        .await
+        .expect("fresh");
+    assert!(states.iter().all(|s| s.applied));
+    let states = migrate::run(&settings.database, MigrateCommand::Fresh)
+        .await
+        .expect("fresh on a full schema");
+    assert!(states.iter().all(|s| s.applied));
+}
+
+#[tokio::test]
+async fn migrators_started_at_once_all_succeed_and_apply_each_migration_once() {
+    if !Backend::from_env().is_postgres() {
+        return skip("the advisory lock is PostgreSQL's; SQLite serialises writers by itself");
+    }
+    let db = TestDatabase::empty().await;
+    let settings = settings_for(&db, &[]);
+    let run = || migrate::run(&settings.database, MigrateCommand::Up);
+    let (a, b, c, d) = tokio::join!(run(), run(), run(), run());
+    for outcome in [a, b, c, d] {
+        let states = outcome.expect("every concurrent migrator succeeds");
+        assert!(states.iter().all(|s| s.applied));
+    }
+    let conn = db.connect().await;
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS applied, count(DISTINCT version) AS distinct_versions FROM seaql_migrations",
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    let applied: i64 = row.try_get("", "applied").expect("applied");
+    let distinct: i64 = row.try_get("", "distinct_versions").expect("distinct");
+    let expected = i64::try_from(Migrator::migrations().len()).expect("small");
+    assert_eq!((applied, distinct), (expected, expected));
+    conn.close().await.ok();
+}
+
+#[tokio::test]
+async fn the_api_binary_migrates_down_up_fresh_and_reports_status() {
+    let db = TestDatabase::empty().await;
+    let api = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_api"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("APP_ENV", "test")
+            .env("DATABASE_URL", db.url.expose())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run api");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "api {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let total = Migrator::migrations().len();
+    let count = |out: &str, word: &str| out.lines().filter(|l| l.starts_with(word)).count();
+
+    let out = api(&["migrate", "status"]);
+    assert_eq!(count(&out, "pending"), total, "{out}");
+    let out = api(&["migrate", "up"]);
+    assert_eq!(count(&out, "applied"), total, "{out}");
+    let out = api(&["migrate", "down"]);
+    assert_eq!(count(&out, "pending"), 1, "{out}");
+    let out = api(&["migrate", "down", "--all"]);
+    assert_eq!(count(&out, "pending"), total, "{out}");
+    let out = api(&["migrate", "fresh"]);
+    assert_eq!(count(&out, "applied"), total, "{out}");
+    let out = api(&["migrate", "status"]);
+    assert_eq!(count(&out, "applied"), total, "{out}");
+}
