@@ -235,14 +235,21 @@ impl Settings {
     /// Loads settings for the running process: its environment, then `.env` in the working
     /// directory or a parent (without modifying the process environment), then config files.
     pub fn load() -> Result<Self, SettingsError> {
+        let dotenv = dotenvy::dotenv_iter().ok();
+        Self::load_layers(std::env::vars(), dotenv)
+    }
+
+    /// The environment over the `.env` entries, over the config files.
+    fn load_layers(
+        environment: impl IntoIterator<Item = (String, String)>,
+        dotenv: Option<impl IntoIterator<Item = dotenvy::Result<(String, String)>>>,
+    ) -> Result<Self, SettingsError> {
         let mut vars: HashMap<String, String> = HashMap::new();
-        if let Ok(iter) = dotenvy::dotenv_iter() {
-            for item in iter {
-                let (key, value) = item.map_err(|e| SettingsError::File(format!(".env: {e}")))?;
-                vars.insert(key, value);
-            }
+        for item in dotenv.into_iter().flatten() {
+            let (key, value) = item.map_err(|e| SettingsError::File(format!(".env: {e}")))?;
+            vars.insert(key, value);
         }
-        vars.extend(std::env::vars());
+        vars.extend(environment);
         Self::from_vars(&vars)
     }
 
@@ -610,6 +617,27 @@ mod tests {
         std::fs::write(dir.join("test.toml"), "[database]\npool_maxx = 3\n").expect("write");
         let err = load(&[("APP_CONFIG_DIR", &dir_str), ("APP_ENV", "test")]).expect_err("typo");
         assert!(err.to_string().contains("database.pool_maxx"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_environment_beats_dotenv_which_beats_the_config_files() {
+        let dir = std::env::temp_dir().join(format!("dotenv-test-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(".env");
+        std::fs::write(&path, "DB_POOL_MAX=5\nAPP_PORT=9001\n").expect("write");
+        let environment = [("DB_POOL_MAX".to_owned(), "7".to_owned())];
+        let settings = Settings::load_layers(
+            environment,
+            Some(dotenvy::from_path_iter(&path).expect("read")),
+        )
+        .expect("loads");
+        assert_eq!(settings.database.pool_max, 7, "the environment beats .env");
+        assert_eq!(settings.app.port, 9001, ".env beats config/default.toml");
+        assert_eq!(
+            settings.database.pool_min, 0,
+            "config/default.toml fills the rest"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 

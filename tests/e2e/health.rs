@@ -1,4 +1,4 @@
-use crate::helpers::TestApp;
+use crate::helpers::{RunningBinary, TestApp};
 use infrastructure::Settings;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -35,4 +35,27 @@ async fn the_service_starts_and_answers_liveness_while_the_database_is_unreachab
     );
     let response = app.get("/health/live").await;
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn with_no_configuration_at_all_the_binary_serves_on_an_embedded_sqlite_file() {
+    // A fresh machine: no variables, no config directory, no database.
+    let dir = std::env::temp_dir().join(format!("tasks-fresh-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let service = RunningBinary::start(&[], &dir);
+    let response = reqwest::get(service.url("/health/live"))
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let (clean, log) = service.stop();
+    assert!(clean, "{log}");
+    assert!(
+        dir.join("data/app.sqlite3").is_file(),
+        "the SQLite file was not created:\n{log}"
+    );
+    assert!(
+        log.contains("schema is up to date"),
+        "development migrates at start-up:\n{log}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -325,6 +325,17 @@ pub fn settings_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     Settings::from_vars(&vars).expect("test settings")
 }
 
+/// Logs go to the test harness's captured output, so only failing tests show them.
+/// `RUST_LOG` filters (default `warn`).
+fn init_test_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// A running service and an HTTP client for it.
 #[derive(Debug)]
 pub struct TestApp {
@@ -344,7 +355,7 @@ impl TestApp {
 
     /// Starts the service with the given settings.
     pub async fn start(settings: Settings, db: Option<TestDatabase>) -> Self {
-        api::telemetry::init(infrastructure::settings::LogFormat::Pretty);
+        init_test_logging();
         let application = api::Application::build(settings)
             .await
             .expect("the service starts");
@@ -367,5 +378,87 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+}
+
+/// The `api` binary running as a separate process, as an operator starts it.
+#[derive(Debug)]
+pub struct RunningBinary {
+    child: std::process::Child,
+    log: Option<std::thread::JoinHandle<String>>,
+    pub port: u16,
+}
+
+impl RunningBinary {
+    /// Starts `api` with only `vars` in its environment (plus PATH) and `LOG_FORMAT=json`,
+    /// and waits until it reports the port it listens on.
+    pub fn start(vars: &[(&str, &str)], dir: &std::path::Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_api"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("APP_PORT", "0")
+            .env("LOG_FORMAT", "json")
+            .envs(vars.iter().copied())
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("spawn api");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("\"address\":\"127.0.0.1:").nth(1) {
+                    let _ = tx.send(
+                        rest.split('"')
+                            .next()
+                            .unwrap_or_default()
+                            .parse::<u16>()
+                            .unwrap_or(0),
+                    );
+                }
+                lines.push(line);
+            }
+            lines.join("\n")
+        });
+        let Ok(port) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let log = log.join().unwrap_or_default();
+            panic!("the service did not report a port:\n{log}");
+        };
+        Self {
+            child,
+            log: Some(log),
+            port,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Sends SIGTERM, waits for the exit and returns whether it was clean, with the log.
+    pub fn stop(mut self) -> (bool, String) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("wait for api");
+        let log = self
+            .log
+            .take()
+            .map(|l| l.join().unwrap_or_default())
+            .unwrap_or_default();
+        (status.success(), log)
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        if self.log.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

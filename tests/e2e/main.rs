@@ -14,4 +14,5 @@ mod database;
 mod health;
 mod helpers;
 mod migrations;
+mod schema;
 mod secrets;

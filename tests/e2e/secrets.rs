@@ -1,7 +1,5 @@
-use crate::helpers::{Backend, TestDatabase};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use crate::helpers::{Backend, RunningBinary, TestDatabase};
+use std::process::Command;
 
 const PASSWORD: &str = "never-log-this-pw-5f3a";
 const JWT: &str = "never-log-this-jwt-secret-9c1d-0123456789";
@@ -80,47 +78,22 @@ async fn serving_with_trace_logging_prints_no_secret() {
         !password.is_empty(),
         "the test database URL carries a password"
     );
-    let mut command = api();
-    command
-        .env("APP_ENV", "test")
-        .env("APP_PORT", "0")
-        .env("LOG_FORMAT", "json")
-        .env("DATABASE_URL", &direct)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped());
+    let mut vars = vec![
+        ("APP_ENV", "test"),
+        ("RUST_LOG", "trace"),
+        ("JWT_SECRET", JWT),
+        ("DATABASE_URL", direct.as_str()),
+    ];
     if let Some(pooled) = &db.pooled {
-        command.env("DATABASE_URL_POOLED", pooled.expose());
+        vars.push(("DATABASE_URL_POOLED", pooled.expose()));
     }
-    let mut child = command.spawn().expect("spawn api");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("\"address\":\"127.0.0.1:").nth(1) {
-                let _ = tx.send(rest.split('"').next().unwrap_or_default().to_owned());
-            }
-            lines.push(line);
-        }
-        lines.join("\n")
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the service reports its port");
-    let client = reqwest::Client::new();
-    let response = client
-        .get(format!("http://127.0.0.1:{port}/health/live"))
-        .send()
+    let service = RunningBinary::start(&vars, std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let response = reqwest::get(service.url("/health/live"))
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let status = child.wait().expect("exit");
-    let log = reader.join().expect("log reader");
-    assert!(status.success(), "graceful exit on SIGTERM:\n{log}");
+    let (clean, log) = service.stop();
+    assert!(clean, "graceful exit on SIGTERM:\n{log}");
     assert!(log.contains("listening"), "{log}");
     assert!(
         !log.contains(&password),

@@ -164,3 +164,96 @@ fn prepare_sqlite_file(url: &DatabaseUrl) -> Result<(), SettingsError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Settings;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> DatabaseSettings {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Settings::from_vars(&vars).expect("settings").database
+    }
+
+    #[test]
+    fn every_pool_setting_reaches_the_traffic_pool_options() {
+        let db = settings(&[
+            ("DATABASE_URL", "postgres://u:pw@direct:5432/db"),
+            ("DATABASE_URL_POOLED", "postgres://u:pw@pooler:6432/db"),
+            ("DB_POOL_MAX", "17"),
+            ("DB_POOL_MIN", "3"),
+            ("DB_CONNECT_TIMEOUT", "2"),
+            ("DB_ACQUIRE_TIMEOUT", "4"),
+            ("DB_IDLE_TIMEOUT", "60"),
+            ("DB_MAX_LIFETIME", "600"),
+            ("DB_STATEMENT_TIMEOUT", "7"),
+        ]);
+        let options = connect_options(&db.traffic_url().expect("url"), &db, PoolRole::Traffic);
+        assert!(options.get_url().contains("@pooler:6432/"));
+        assert_eq!(options.get_max_connections(), Some(17));
+        assert_eq!(options.get_min_connections(), Some(3));
+        assert_eq!(options.get_connect_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(options.get_acquire_timeout(), Some(Duration::from_secs(4)));
+        assert_eq!(
+            options.get_idle_timeout(),
+            Some(Some(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            options.get_max_lifetime(),
+            Some(Some(Duration::from_secs(600)))
+        );
+        assert!(
+            options.get_connect_lazy(),
+            "start-up must not wait for the database"
+        );
+        // Through a transaction-mode pooler: no startup options, no session SET.
+        assert_eq!(options.get_statement_timeout(), None);
+        assert!(
+            !options.get_test_before_acquire(),
+            "no ping on every checkout"
+        );
+        assert_eq!(
+            options.get_test_before_acquire_if_idle_for(),
+            Some(db.ping_after_idle)
+        );
+    }
+
+    #[test]
+    fn zero_idle_timeout_and_lifetime_mean_never() {
+        let db = settings(&[("DB_IDLE_TIMEOUT", "0"), ("DB_MAX_LIFETIME", "0")]);
+        let options = connect_options(&db.traffic_url().expect("url"), &db, PoolRole::Traffic);
+        assert_eq!(options.get_idle_timeout(), Some(None));
+        assert_eq!(options.get_max_lifetime(), Some(None));
+    }
+
+    #[test]
+    fn the_direct_and_migration_pools_are_small_and_the_migration_one_connects_eagerly() {
+        let db = settings(&[
+            ("DATABASE_URL", "postgres://u:pw@direct:5432/db"),
+            ("DATABASE_URL_POOLED", "postgres://u:pw@pooler:6432/db"),
+            ("DB_POOL_MAX", "50"),
+        ]);
+        let direct = db.direct_url().expect("url");
+        let options = connect_options(&direct, &db, PoolRole::Direct);
+        assert!(options.get_url().contains("@direct:5432/"));
+        assert_eq!(options.get_max_connections(), Some(db.direct_pool_max));
+        let options = connect_options(&direct, &db, PoolRole::Migration);
+        assert_eq!(
+            options.get_max_connections(),
+            Some(1),
+            "the advisory lock and the migrations share one session"
+        );
+        assert!(!options.get_connect_lazy());
+    }
+
+    #[test]
+    fn a_wait_for_a_connection_covers_the_connect_timeout() {
+        let db = settings(&[("DB_CONNECT_TIMEOUT", "9"), ("DB_ACQUIRE_TIMEOUT", "2")]);
+        let options = connect_options(&db.traffic_url().expect("url"), &db, PoolRole::Traffic);
+        assert_eq!(options.get_acquire_timeout(), Some(Duration::from_secs(9)));
+    }
+}
