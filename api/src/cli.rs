@@ -109,15 +109,7 @@ async fn run_migrate(settings: Settings, action: MigrateAction) -> anyhow::Resul
     };
     let states = migrate::run(&settings.database, command).await?;
     for state in states {
-        println!(
-            "{} {}",
-            if state.applied {
-                "applied "
-            } else {
-                "pending "
-            },
-            state.name
-        );
+        println!("{} {}", if state.applied { "applied " } else { "pending " }, state.name);
     }
     Ok(())
 }

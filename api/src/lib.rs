@@ -3,7 +3,12 @@
 //! It parses requests into domain types, calls domain services, maps errors to HTTP and wires
 //! everything together at start-up. It holds no business rules and no SQL.
 
+pub mod auth;
 pub mod cli;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod request_id;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -1,21 +1,27 @@
 //! Building and running the HTTP server.
 
-use crate::routes;
+use crate::auth::TokenKeys;
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::{request_id, routes};
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use domain::SystemClock;
+use domain::task::TaskService;
 use infrastructure::database::migrate::{self, MigrateCommand};
+use infrastructure::repositories::SeaTaskRepository;
 use infrastructure::{Database, Settings};
+use secrecy::ExposeSecret;
 use std::net::TcpListener;
+use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot listen on {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { address: String, source: std::io::Error },
     #[error(transparent)]
     Infrastructure(#[from] infrastructure::Error),
 }
@@ -33,27 +39,16 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         if settings.database.auto_migrate {
             let states = migrate::run(&settings.database, MigrateCommand::Up).await?;
-            tracing::info!(
-                applied = states.iter().filter(|s| s.applied).count(),
-                "schema is up to date"
-            );
+            tracing::info!(applied = states.iter().filter(|s| s.applied).count(), "schema is up to date");
         }
         let database = Database::connect_lazy(&settings.database).await?;
         let address = format!("{}:{}", settings.app.host, settings.app.port);
-        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
-            address: address.clone(),
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
-        let server = run(listener, database.clone())?;
-        Ok(Self {
-            port,
-            server,
-            database,
-        })
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+        let keys = token_keys(&settings);
+        let server = run(listener, database.clone(), keys)?;
+        Ok(Self { port, server, database })
     }
 
     /// The port the listener is bound to.
@@ -76,31 +71,49 @@ impl Application {
     }
 }
 
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
+/// The token keys from `JWT_SECRET`. Without one (development and test only; production
+/// refuses to start) a random secret is made for this process, so no token from elsewhere is
+/// ever accepted.
+fn token_keys(settings: &Settings) -> TokenKeys {
+    match &settings.auth.jwt_secret {
+        Some(secret) => TokenKeys::new(secret.expose_secret().as_bytes()),
+        None => {
+            tracing::warn!(
+                "JWT_SECRET is unset: tokens are signed with a random secret that lives as long as this process"
+            );
+            let random: Vec<u8> = (0..4).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
+            TokenKeys::new(&random)
+        }
     }
 }
 
-fn run(listener: TcpListener, database: Database) -> Result<Server, StartupError> {
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+fn run(listener: TcpListener, database: Database, keys: TokenKeys) -> Result<Server, StartupError> {
+    let tasks = web::Data::new(TaskService::new(
+        Arc::new(SeaTaskRepository::new(database.traffic().clone())),
+        Arc::new(SystemClock),
+    ));
+    let keys = web::Data::new(keys);
     let database = web::Data::new(database);
-    let address = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingLogger::default())
             .app_data(database.clone())
+            .app_data(tasks.clone())
+            .app_data(keys.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+            .wrap(TracingLogger::default())
+            .wrap(from_fn(request_id::middleware))
     })
     .listen(listener)
-    .map_err(|source| StartupError::Bind {
-        address: address.clone(),
-        source,
-    })?
+    .map_err(|source| StartupError::Bind { address: address.clone(), source })?
     .run();
     tracing::info!(%address, "listening");
     Ok(server)

@@ -16,17 +16,11 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let output = match format {
         LogFormat::Pretty => fmt::layer().with_writer(std::io::stderr).boxed(),
-        LogFormat::Json => fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_writer(std::io::stderr)
-            .boxed(),
+        LogFormat::Json => {
+            fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).boxed()
+        }
     };
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(output.with_filter(filter_fn(never_secret)))
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(output.with_filter(filter_fn(never_secret))).try_init();
 }
 
 /// sea-orm's driver opens a TRACE span on connect that records its whole `ConnectOptions`,

@@ -2,5 +2,16 @@
 //! the repository traits (ports) its services need.
 //!
 //! It knows nothing of HTTP or SQL: `api` turns requests into these types, `infrastructure`
-//! implements the ports with sea-orm. Its types are valid by construction; parse, don't
-//! validate.
+//! implements the ports with sea-orm. Its input types are valid by construction: a
+//! [`task::NewTask`] that exists has passed every rule.
+
+pub mod clock;
+pub mod error;
+pub mod task;
+pub mod user;
+pub mod validation;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{DomainError, RepositoryError, Result};
+pub use user::UserId;
+pub use validation::{FieldError, ValidationErrors};

@@ -27,10 +27,7 @@ pub enum SettingsError {
 
 impl SettingsError {
     fn invalid(variable: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            variable: variable.into(),
-            reason: reason.into(),
-        }
+        Self::Invalid { variable: variable.into(), reason: reason.into() }
     }
 }
 
@@ -95,14 +92,8 @@ pub struct AuthSettings {
 
 impl fmt::Debug for AuthSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = if self.jwt_secret.is_some() {
-            "[REDACTED]"
-        } else {
-            "unset"
-        };
-        f.debug_struct("AuthSettings")
-            .field("jwt_secret", &shown)
-            .finish()
+        let shown = if self.jwt_secret.is_some() { "[REDACTED]" } else { "unset" };
+        f.debug_struct("AuthSettings").field("jwt_secret", &shown).finish()
     }
 }
 
@@ -130,9 +121,7 @@ pub struct DatabaseSettings {
 impl DatabaseSettings {
     /// The backend requests run against.
     pub fn backend(&self) -> Backend {
-        self.url
-            .as_ref()
-            .map_or(Backend::Sqlite, DatabaseUrl::backend)
+        self.url.as_ref().map_or(Backend::Sqlite, DatabaseUrl::backend)
     }
 
     /// The URL migrations and admin work use: `DATABASE_URL`, or the embedded SQLite file.
@@ -153,15 +142,12 @@ impl DatabaseSettings {
 }
 
 fn sqlite_url(path: &Path) -> Result<DatabaseUrl, SettingsError> {
-    let absolute = std::path::absolute(path).map_err(|e| {
-        SettingsError::invalid("database.sqlite_path", format!("cannot be resolved: {e}"))
-    })?;
-    let url = url::Url::from_file_path(&absolute).map_err(|()| {
-        SettingsError::invalid("database.sqlite_path", "is not a usable file path")
-    })?;
+    let absolute = std::path::absolute(path)
+        .map_err(|e| SettingsError::invalid("database.sqlite_path", format!("cannot be resolved: {e}")))?;
+    let url = url::Url::from_file_path(&absolute)
+        .map_err(|()| SettingsError::invalid("database.sqlite_path", "is not a usable file path"))?;
     let raw = format!("sqlite://{}?mode=rwc", url.path());
-    DatabaseUrl::parse(&raw)
-        .map_err(|e| SettingsError::invalid("database.sqlite_path", e.to_string()))
+    DatabaseUrl::parse(&raw).map_err(|e| SettingsError::invalid("database.sqlite_path", e.to_string()))
 }
 
 /// Environment variables and the config keys they override.
@@ -256,8 +242,7 @@ impl Settings {
     /// Builds settings from an explicit set of variables (tests use this).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
         let var = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let environment =
-            var("APP_ENV").map_or(Ok(Environment::Development), Environment::parse)?;
+        let environment = var("APP_ENV").map_or(Ok(Environment::Development), Environment::parse)?;
         let source = ConfigSource::locate(vars)?;
         let config = build_config(&source, environment, vars)?;
         reject_unknown_keys(&config)?;
@@ -267,10 +252,7 @@ impl Settings {
                 environment,
                 host: get::<String>(&config, "app.host")?,
                 port: get::<u16>(&config, "app.port")?,
-                log_format: match get::<String>(&config, "app.log_format")?
-                    .to_ascii_lowercase()
-                    .as_str()
-                {
+                log_format: match get::<String>(&config, "app.log_format")?.to_ascii_lowercase().as_str() {
                     "pretty" => LogFormat::Pretty,
                     "json" => LogFormat::Json,
                     other => {
@@ -298,14 +280,8 @@ impl Settings {
                 idle_timeout: seconds_or_never(&config, "database.idle_timeout")?,
                 max_lifetime: seconds_or_never(&config, "database.max_lifetime")?,
                 direct_pool_max: get::<u32>(&config, "database.direct_pool_max")?,
-                ping_after_idle: Duration::from_secs_f64(seconds(
-                    &config,
-                    "database.ping_after_idle",
-                )?),
-                slow_statement: Duration::from_millis(get::<u64>(
-                    &config,
-                    "database.slow_statement_ms",
-                )?),
+                ping_after_idle: Duration::from_secs_f64(seconds(&config, "database.ping_after_idle")?),
+                slow_statement: Duration::from_millis(get::<u64>(&config, "database.slow_statement_ms")?),
                 auto_migrate: get::<bool>(&config, "database.auto_migrate")?,
             },
         };
@@ -321,17 +297,11 @@ impl Settings {
         if db.pool_min > db.pool_max {
             return Err(SettingsError::invalid(
                 "DB_POOL_MIN",
-                format!(
-                    "({}) must not exceed DB_POOL_MAX ({})",
-                    db.pool_min, db.pool_max
-                ),
+                format!("({}) must not exceed DB_POOL_MAX ({})", db.pool_min, db.pool_max),
             ));
         }
         if db.direct_pool_max == 0 {
-            return Err(SettingsError::invalid(
-                "database.direct_pool_max",
-                "must be at least 1",
-            ));
+            return Err(SettingsError::invalid("database.direct_pool_max", "must be at least 1"));
         }
         if let Some(url) = &db.url
             && url.is_neon_pooler()
@@ -353,10 +323,7 @@ impl Settings {
                         "is set but DATABASE_URL is not; migrations need the direct endpoint",
                     ));
                 }
-                Some(direct)
-                    if direct.backend() != Backend::Postgres
-                        || pooled.backend() != Backend::Postgres =>
-                {
+                Some(direct) if direct.backend() != Backend::Postgres || pooled.backend() != Backend::Postgres => {
                     return Err(SettingsError::invalid(
                         "DATABASE_URL_POOLED",
                         "is only for PostgreSQL; both URLs must be postgresql:// URLs",
@@ -367,14 +334,10 @@ impl Settings {
         }
         if self.app.environment == Environment::Production {
             if db.url.is_none() {
-                return Err(SettingsError::RequiredInProduction {
-                    variable: "DATABASE_URL",
-                });
+                return Err(SettingsError::RequiredInProduction { variable: "DATABASE_URL" });
             }
             if self.auth.jwt_secret.is_none() {
-                return Err(SettingsError::RequiredInProduction {
-                    variable: "JWT_SECRET",
-                });
+                return Err(SettingsError::RequiredInProduction { variable: "JWT_SECRET" });
             }
         }
         Ok(())
@@ -390,11 +353,7 @@ fn build_config(
     match source {
         ConfigSource::Directory(dir) => {
             builder = builder
-                .add_source(
-                    File::from(dir.join("default.toml"))
-                        .format(FileFormat::Toml)
-                        .required(true),
-                )
+                .add_source(File::from(dir.join("default.toml")).format(FileFormat::Toml).required(true))
                 .add_source(
                     File::from(dir.join(format!("{}.toml", environment.as_str())))
                         .format(FileFormat::Toml)
@@ -410,19 +369,13 @@ fn build_config(
         }
     }
     for (variable, key) in VARIABLES {
-        if let Some(value) = vars
-            .get(*variable)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-        {
+        if let Some(value) = vars.get(*variable).map(|v| v.trim()).filter(|v| !v.is_empty()) {
             builder = builder
                 .set_override(*key, value.to_owned())
                 .map_err(|e| SettingsError::invalid(*variable, e.to_string()))?;
         }
     }
-    builder
-        .build()
-        .map_err(|e| SettingsError::File(e.to_string()))
+    builder.build().map_err(|e| SettingsError::File(e.to_string()))
 }
 
 fn reject_unknown_keys(config: &Config) -> Result<(), SettingsError> {
@@ -432,8 +385,7 @@ fn reject_unknown_keys(config: &Config) -> Result<(), SettingsError> {
         };
         for key in table.keys() {
             let full = format!("{section}.{key}");
-            let known = VARIABLES.iter().any(|(_, k)| *k == full)
-                || FILE_ONLY_KEYS.contains(&full.as_str());
+            let known = VARIABLES.iter().any(|(_, k)| *k == full) || FILE_ONLY_KEYS.contains(&full.as_str());
             if !known {
                 return Err(SettingsError::File(format!("unknown setting `{full}`")));
             }
@@ -444,10 +396,7 @@ fn reject_unknown_keys(config: &Config) -> Result<(), SettingsError> {
 
 /// The variable a config key is set by, for error messages.
 fn variable_for(key: &str) -> String {
-    VARIABLES
-        .iter()
-        .find(|(_, k)| *k == key)
-        .map_or_else(|| key.to_owned(), |(v, _)| (*v).to_owned())
+    VARIABLES.iter().find(|(_, k)| *k == key).map_or_else(|| key.to_owned(), |(v, _)| (*v).to_owned())
 }
 
 fn type_error(key: &str, error: &config::ConfigError) -> SettingsError {
@@ -456,11 +405,7 @@ fn type_error(key: &str, error: &config::ConfigError) -> SettingsError {
     } else {
         // The config crate names the key; the variable name is what the operator sets.
         let reason = error.to_string();
-        let reason = reason
-            .split(" for key")
-            .next()
-            .unwrap_or(&reason)
-            .to_owned();
+        let reason = reason.split(" for key").next().unwrap_or(&reason).to_owned();
         SettingsError::invalid(variable_for(key), format!("is invalid: {reason}"))
     }
 }
@@ -472,10 +417,7 @@ fn get<T: serde::de::DeserializeOwned>(config: &Config, key: &str) -> Result<T, 
     })
 }
 
-fn optional<T: serde::de::DeserializeOwned>(
-    config: &Config,
-    key: &str,
-) -> Result<Option<T>, SettingsError> {
+fn optional<T: serde::de::DeserializeOwned>(config: &Config, key: &str) -> Result<Option<T>, SettingsError> {
     match config.get::<T>(key) {
         Ok(value) => Ok(Some(value)),
         Err(config::ConfigError::NotFound(_)) => Ok(None),
@@ -486,10 +428,7 @@ fn optional<T: serde::de::DeserializeOwned>(
 fn optional_url(config: &Config, key: &str) -> Result<Option<DatabaseUrl>, SettingsError> {
     optional::<String>(config, key)?
         .filter(|raw| !raw.trim().is_empty())
-        .map(|raw| {
-            DatabaseUrl::parse(&raw)
-                .map_err(|e| SettingsError::invalid(variable_for(key), e.to_string()))
-        })
+        .map(|raw| DatabaseUrl::parse(&raw).map_err(|e| SettingsError::invalid(variable_for(key), e.to_string())))
         .transpose()
 }
 
@@ -507,10 +446,7 @@ fn seconds(config: &Config, key: &str) -> Result<f64, SettingsError> {
 fn positive_seconds(config: &Config, key: &str) -> Result<Duration, SettingsError> {
     let value = seconds(config, key)?;
     if value == 0.0 {
-        return Err(SettingsError::invalid(
-            variable_for(key),
-            "must be greater than 0 seconds",
-        ));
+        return Err(SettingsError::invalid(variable_for(key), "must be greater than 0 seconds"));
     }
     Ok(Duration::from_secs_f64(value))
 }
@@ -526,10 +462,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -541,14 +474,9 @@ mod tests {
         let settings = load(&[]).expect("defaults load");
         assert_eq!(settings.app.environment, Environment::Development);
         assert_eq!(settings.database.backend(), Backend::Sqlite);
-        assert!(
-            settings.database.auto_migrate,
-            "development migrates automatically"
-        );
+        assert!(settings.database.auto_migrate, "development migrates automatically");
         let url = settings.database.traffic_url().expect("sqlite url");
-        assert!(
-            url.expose().starts_with("sqlite://") && url.expose().ends_with("app.sqlite3?mode=rwc")
-        );
+        assert!(url.expose().starts_with("sqlite://") && url.expose().ends_with("app.sqlite3?mode=rwc"));
         assert_eq!(settings.app.port, 8080);
     }
 
@@ -566,22 +494,16 @@ mod tests {
         assert_eq!(settings.app.port, 9999);
         assert_eq!(settings.app.host, "0.0.0.0");
         assert_eq!(settings.database.pool_max, 25);
-        assert_eq!(
-            settings.database.statement_timeout,
-            Some(Duration::from_millis(1500))
-        );
+        assert_eq!(settings.database.statement_timeout, Some(Duration::from_millis(1500)));
         assert_eq!(settings.database.idle_timeout, None);
         assert_eq!(settings.app.log_format, LogFormat::Json);
     }
 
     #[test]
     fn the_environment_file_overrides_the_default_file() {
-        let production = load(&[
-            ("APP_ENV", "production"),
-            ("DATABASE_URL", "postgres://u:p@h/db"),
-            ("JWT_SECRET", "s"),
-        ])
-        .expect("loads");
+        let production =
+            load(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://u:p@h/db"), ("JWT_SECRET", "s")])
+                .expect("loads");
         assert_eq!(production.app.log_format, LogFormat::Json);
         assert!(!production.database.auto_migrate);
         assert_eq!(production.app.host, "0.0.0.0");
@@ -591,28 +513,12 @@ mod tests {
     fn a_config_directory_is_read_from_disk_with_environment_file_over_default() {
         let dir = std::env::temp_dir().join(format!("settings-test-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(
-            dir.join("default.toml"),
-            include_str!("../../config/default.toml"),
-        )
-        .expect("write");
-        std::fs::write(
-            dir.join("test.toml"),
-            "[app]\nport = 7000\n[database]\npool_max = 3\n",
-        )
-        .expect("write");
+        std::fs::write(dir.join("default.toml"), include_str!("../../config/default.toml")).expect("write");
+        std::fs::write(dir.join("test.toml"), "[app]\nport = 7000\n[database]\npool_max = 3\n").expect("write");
         let dir_str = dir.to_string_lossy().into_owned();
-        let settings = load(&[
-            ("APP_CONFIG_DIR", &dir_str),
-            ("APP_ENV", "test"),
-            ("DB_POOL_MAX", "4"),
-        ])
-        .expect("loads");
+        let settings = load(&[("APP_CONFIG_DIR", &dir_str), ("APP_ENV", "test"), ("DB_POOL_MAX", "4")]).expect("loads");
         assert_eq!(settings.app.port, 7000, "test.toml beats default.toml");
-        assert_eq!(
-            settings.database.pool_max, 4,
-            "the environment beats test.toml"
-        );
+        assert_eq!(settings.database.pool_max, 4, "the environment beats test.toml");
 
         std::fs::write(dir.join("test.toml"), "[database]\npool_maxx = 3\n").expect("write");
         let err = load(&[("APP_CONFIG_DIR", &dir_str), ("APP_ENV", "test")]).expect_err("typo");
@@ -627,17 +533,11 @@ mod tests {
         let path = dir.join(".env");
         std::fs::write(&path, "DB_POOL_MAX=5\nAPP_PORT=9001\n").expect("write");
         let environment = [("DB_POOL_MAX".to_owned(), "7".to_owned())];
-        let settings = Settings::load_layers(
-            environment,
-            Some(dotenvy::from_path_iter(&path).expect("read")),
-        )
-        .expect("loads");
+        let settings =
+            Settings::load_layers(environment, Some(dotenvy::from_path_iter(&path).expect("read"))).expect("loads");
         assert_eq!(settings.database.pool_max, 7, "the environment beats .env");
         assert_eq!(settings.app.port, 9001, ".env beats config/default.toml");
-        assert_eq!(
-            settings.database.pool_min, 0,
-            "config/default.toml fills the rest"
-        );
+        assert_eq!(settings.database.pool_min, 0, "config/default.toml fills the rest");
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -660,58 +560,33 @@ mod tests {
             ("DB_POOL_MIN", "50"),
         ] {
             let err = load(&[(variable, value)]).expect_err(variable);
-            assert!(
-                err.to_string().starts_with(&format!("{variable} ")),
-                "{variable}: {err}"
-            );
+            assert!(err.to_string().starts_with(&format!("{variable} ")), "{variable}: {err}");
         }
     }
 
     #[test]
     fn production_refuses_to_start_without_a_database_url() {
-        let err =
-            load(&[("APP_ENV", "production"), ("JWT_SECRET", "secret")]).expect_err("refused");
-        assert_eq!(
-            err.to_string(),
-            "DATABASE_URL must be set when APP_ENV=production"
-        );
+        let err = load(&[("APP_ENV", "production"), ("JWT_SECRET", "secret")]).expect_err("refused");
+        assert_eq!(err.to_string(), "DATABASE_URL must be set when APP_ENV=production");
     }
 
     #[test]
     fn production_refuses_to_start_without_a_jwt_secret() {
-        let err = load(&[
-            ("APP_ENV", "production"),
-            ("DATABASE_URL", "postgres://u:p@h/db"),
-        ])
-        .expect_err("refused");
-        assert_eq!(
-            err.to_string(),
-            "JWT_SECRET must be set when APP_ENV=production"
-        );
+        let err = load(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://u:p@h/db")]).expect_err("refused");
+        assert_eq!(err.to_string(), "JWT_SECRET must be set when APP_ENV=production");
     }
 
     #[test]
     fn a_pooler_url_is_refused_as_the_direct_url() {
-        let err = load(&[(
-            "DATABASE_URL",
-            "postgresql://u:pw@ep-a-1-pooler.us-east-2.aws.neon.tech/db",
-        )])
-        .expect_err("refused");
-        assert!(
-            err.to_string()
-                .starts_with("DATABASE_URL points at Neon's pooler"),
-            "{err}"
-        );
+        let err = load(&[("DATABASE_URL", "postgresql://u:pw@ep-a-1-pooler.us-east-2.aws.neon.tech/db")])
+            .expect_err("refused");
+        assert!(err.to_string().starts_with("DATABASE_URL points at Neon's pooler"), "{err}");
     }
 
     #[test]
     fn a_pooled_url_needs_a_direct_url() {
-        let err =
-            load(&[("DATABASE_URL_POOLED", "postgres://u:pw@h:6432/db")]).expect_err("refused");
-        assert!(
-            err.to_string()
-                .starts_with("DATABASE_URL_POOLED is set but DATABASE_URL is not")
-        );
+        let err = load(&[("DATABASE_URL_POOLED", "postgres://u:pw@h:6432/db")]).expect_err("refused");
+        assert!(err.to_string().starts_with("DATABASE_URL_POOLED is set but DATABASE_URL is not"));
     }
 
     #[test]
@@ -721,56 +596,26 @@ mod tests {
             ("DATABASE_URL_POOLED", "postgres://u:pw@pooler:6432/db"),
         ])
         .expect("loads");
-        assert_eq!(
-            settings.database.traffic_url().expect("url").host(),
-            Some("pooler")
-        );
-        assert_eq!(
-            settings.database.direct_url().expect("url").host(),
-            Some("direct")
-        );
-        let only_direct =
-            load(&[("DATABASE_URL", "postgres://u:pw@direct:5432/db")]).expect("loads");
-        assert_eq!(
-            only_direct.database.traffic_url().expect("url").host(),
-            Some("direct")
-        );
+        assert_eq!(settings.database.traffic_url().expect("url").host(), Some("pooler"));
+        assert_eq!(settings.database.direct_url().expect("url").host(), Some("direct"));
+        let only_direct = load(&[("DATABASE_URL", "postgres://u:pw@direct:5432/db")]).expect("loads");
+        assert_eq!(only_direct.database.traffic_url().expect("url").host(), Some("direct"));
     }
 
     #[test]
     fn neon_rules_apply_to_urls_from_the_environment() {
-        let settings = load(&[(
-            "DATABASE_URL",
-            "postgresql://u:pw@ep-a-1.us-east-2.aws.neon.tech/db",
-        )])
-        .expect("loads");
-        assert!(
-            settings
-                .database
-                .direct_url()
-                .expect("url")
-                .expose()
-                .ends_with("sslmode=require")
-        );
-        let err = load(&[(
-            "DATABASE_URL",
-            "postgresql://u:pw@ep-a-1.us-east-2.aws.neon.tech/db?sslmode=disable",
-        )])
-        .expect_err("refused");
-        assert!(
-            err.to_string()
-                .starts_with("DATABASE_URL points at a Neon host with sslmode=disable")
-        );
+        let settings = load(&[("DATABASE_URL", "postgresql://u:pw@ep-a-1.us-east-2.aws.neon.tech/db")]).expect("loads");
+        assert!(settings.database.direct_url().expect("url").expose().ends_with("sslmode=require"));
+        let err = load(&[("DATABASE_URL", "postgresql://u:pw@ep-a-1.us-east-2.aws.neon.tech/db?sslmode=disable")])
+            .expect_err("refused");
+        assert!(err.to_string().starts_with("DATABASE_URL points at a Neon host with sslmode=disable"));
     }
 
     #[test]
     fn secrets_never_appear_in_debug_output_or_errors() {
         let settings = load(&[
             ("DATABASE_URL", "postgres://app:direct-pw-1@direct:5432/db"),
-            (
-                "DATABASE_URL_POOLED",
-                "postgres://app:pooled-pw-2@pooler:6432/db",
-            ),
+            ("DATABASE_URL_POOLED", "postgres://app:pooled-pw-2@pooler:6432/db"),
             ("JWT_SECRET", "jwt-secret-3"),
         ])
         .expect("loads");
@@ -780,21 +625,13 @@ mod tests {
         }
         assert!(shown.contains("app:***@direct:5432"));
         assert_eq!(
-            settings
-                .auth
-                .jwt_secret
-                .as_ref()
-                .map(|s| s.expose_secret().to_owned()),
+            settings.auth.jwt_secret.as_ref().map(|s| s.expose_secret().to_owned()),
             Some("jwt-secret-3".into())
         );
 
         let err = load(&[("DATABASE_URL", "mysql://app:leaky-pw@h/db")]).expect_err("refused");
         assert!(!format!("{err} {err:?}").contains("leaky-pw"));
-        let err = load(&[(
-            "DATABASE_URL",
-            "postgres://app:leaky-pw@h/db?sslmode=sometimes",
-        )])
-        .expect_err("refused");
+        let err = load(&[("DATABASE_URL", "postgres://app:leaky-pw@h/db?sslmode=sometimes")]).expect_err("refused");
         assert!(!format!("{err} {err:?}").contains("leaky-pw"));
     }
 }

@@ -6,9 +6,7 @@
 //! belongs to a session, so the connection that holds it must be the one that migrates: build
 //! the migration connection with a pool of exactly one connection.
 
-use sea_orm_migration::sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,
-};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 /// The advisory lock key every migrator of this schema agrees on ("migrate!" in ASCII).
 pub const MIGRATION_LOCK_KEY: i64 = 0x6d69_6772_6174_6521;

@@ -83,10 +83,7 @@ CREATE INDEX tasks_user_priority_idx ON tasks (user_id, priority, id);
 "#,
 };
 
-const DOWN: BackendSql = BackendSql {
-    postgres: "DROP TABLE tasks;",
-    sqlite: "DROP TABLE tasks;",
-};
+const DOWN: BackendSql = BackendSql { postgres: "DROP TABLE tasks;", sqlite: "DROP TABLE tasks;" };
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

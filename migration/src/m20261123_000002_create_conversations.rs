@@ -48,10 +48,7 @@ CREATE INDEX conversations_user_updated_at_idx ON conversations (user_id, update
 "#,
 };
 
-const DOWN: BackendSql = BackendSql {
-    postgres: "DROP TABLE conversations;",
-    sqlite: "DROP TABLE conversations;",
-};
+const DOWN: BackendSql = BackendSql { postgres: "DROP TABLE conversations;", sqlite: "DROP TABLE conversations;" };
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

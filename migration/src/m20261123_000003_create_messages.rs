@@ -38,10 +38,7 @@ CREATE INDEX messages_conversation_created_at_idx ON messages (conversation_id, 
 "#,
 };
 
-const DOWN: BackendSql = BackendSql {
-    postgres: "DROP TABLE messages;",
-    sqlite: "DROP TABLE messages;",
-};
+const DOWN: BackendSql = BackendSql { postgres: "DROP TABLE messages;", sqlite: "DROP TABLE messages;" };
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -46,10 +46,8 @@ CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at);
 "#,
 };
 
-const DOWN: BackendSql = BackendSql {
-    postgres: "DROP TABLE idempotency_keys;",
-    sqlite: "DROP TABLE idempotency_keys;",
-};
+const DOWN: BackendSql =
+    BackendSql { postgres: "DROP TABLE idempotency_keys;", sqlite: "DROP TABLE idempotency_keys;" };
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -14,14 +14,9 @@ async fn main() {
 async fn connect(mut options: ConnectOptions) -> Result<sea_orm_migration::sea_orm::DbConn, DbErr> {
     if let Err(problem) = url::Url::parse(options.get_url()) {
         // sea-orm's own message would quote the whole URL, password included.
-        return Err(DbErr::Custom(format!(
-            "DATABASE_URL is not a valid URL: {problem}"
-        )));
+        return Err(DbErr::Custom(format!("DATABASE_URL is not a valid URL: {problem}")));
     }
-    options
-        .max_connections(1)
-        .min_connections(1)
-        .sqlx_logging(false);
+    options.max_connections(1).min_connections(1).sqlx_logging(false);
     let db = Database::connect(options).await?;
     // The lock belongs to the session, not to this value: it lasts until the process exits
     // and its only connection closes.

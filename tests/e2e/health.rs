@@ -29,10 +29,7 @@ async fn the_service_starts_and_answers_liveness_while_the_database_is_unreachab
     let settings = Settings::from_vars(&vars).expect("settings");
     let started = Instant::now();
     let app = TestApp::start(settings, None).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "start-up waited for the database"
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "start-up waited for the database");
     let response = app.get("/health/live").await;
     assert_eq!(response.status(), 200);
 }
@@ -43,19 +40,11 @@ async fn with_no_configuration_at_all_the_binary_serves_on_an_embedded_sqlite_fi
     let dir = std::env::temp_dir().join(format!("tasks-fresh-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let service = RunningBinary::start(&[], &dir);
-    let response = reqwest::get(service.url("/health/live"))
-        .await
-        .expect("request");
+    let response = reqwest::get(service.url("/health/live")).await.expect("request");
     assert_eq!(response.status(), 200);
     let (clean, log) = service.stop();
     assert!(clean, "{log}");
-    assert!(
-        dir.join("data/app.sqlite3").is_file(),
-        "the SQLite file was not created:\n{log}"
-    );
-    assert!(
-        log.contains("schema is up to date"),
-        "development migrates at start-up:\n{log}"
-    );
+    assert!(dir.join("data/app.sqlite3").is_file(), "the SQLite file was not created:\n{log}");
+    assert!(log.contains("schema is up to date"), "development migrates at start-up:\n{log}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,9 +3,7 @@
 use infrastructure::Settings;
 use infrastructure::database::migrate::{self, MigrateCommand};
 use infrastructure::database::url::DatabaseUrl;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -16,10 +14,7 @@ use std::time::Duration;
 #[allow(clippy::large_enum_variant, reason = "one static value per process")]
 pub enum Backend {
     Sqlite,
-    Postgres {
-        admin: DatabaseUrl,
-        pooled: Option<DatabaseUrl>,
-    },
+    Postgres { admin: DatabaseUrl, pooled: Option<DatabaseUrl> },
 }
 
 impl Backend {
@@ -31,9 +26,8 @@ impl Backend {
                 None => Backend::Sqlite,
                 Some(admin) => Backend::Postgres {
                     admin: DatabaseUrl::parse(&admin).expect("TEST_DATABASE_URL is a valid URL"),
-                    pooled: var("TEST_DATABASE_URL_POOLED").map(|p| {
-                        DatabaseUrl::parse(&p).expect("TEST_DATABASE_URL_POOLED is a valid URL")
-                    }),
+                    pooled: var("TEST_DATABASE_URL_POOLED")
+                        .map(|p| DatabaseUrl::parse(&p).expect("TEST_DATABASE_URL_POOLED is a valid URL")),
                 },
             }
         })
@@ -44,13 +38,7 @@ impl Backend {
     }
 
     pub fn is_pooled(&self) -> bool {
-        matches!(
-            self,
-            Backend::Postgres {
-                pooled: Some(_),
-                ..
-            }
-        )
+        matches!(self, Backend::Postgres { pooled: Some(_), .. })
     }
 }
 
@@ -81,9 +69,7 @@ impl TestDatabase {
         match Backend::from_env() {
             Backend::Sqlite => {
                 let db = Self::sqlite();
-                migrate::run(&settings_for(&db, &[]).database, MigrateCommand::Up)
-                    .await
-                    .expect("migrate");
+                migrate::run(&settings_for(&db, &[]).database, MigrateCommand::Up).await.expect("migrate");
                 db
             }
             Backend::Postgres { admin, pooled } => {
@@ -104,37 +90,23 @@ impl TestDatabase {
     fn sqlite() -> Self {
         let dir = std::env::temp_dir().join(format!("tasks-e2e-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let url = DatabaseUrl::parse(&format!("sqlite://{}/test.sqlite3?mode=rwc", dir.display()))
-            .expect("url");
-        Self {
-            url,
-            pooled: None,
-            cleanup: Cleanup::File(dir),
-        }
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/test.sqlite3?mode=rwc", dir.display())).expect("url");
+        Self { url, pooled: None, cleanup: Cleanup::File(dir) }
     }
 
-    async fn postgres(
-        admin: &DatabaseUrl,
-        pooled: &Option<DatabaseUrl>,
-        template: Option<&str>,
-    ) -> Self {
+    async fn postgres(admin: &DatabaseUrl, pooled: &Option<DatabaseUrl>, template: Option<&str>) -> Self {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let sql = match template {
             Some(template) => format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#),
             None => format!(r#"CREATE DATABASE "{name}""#),
         };
         let conn = admin_connection(admin).await;
-        conn.execute_unprepared(&sql)
-            .await
-            .expect("create the test database");
+        conn.execute_unprepared(&sql).await.expect("create the test database");
         conn.close().await.ok();
         Self {
             url: admin.with_database(&name),
             pooled: pooled.as_ref().map(|p| p.with_database(&name)),
-            cleanup: Cleanup::Drop {
-                admin: admin.clone(),
-                name,
-            },
+            cleanup: Cleanup::Drop { admin: admin.clone(), name },
         }
     }
 
@@ -142,9 +114,7 @@ impl TestDatabase {
     pub async fn connect(&self) -> DatabaseConnection {
         let mut options = ConnectOptions::new(self.url.expose().to_owned());
         options.max_connections(2).sqlx_logging(false);
-        Database::connect(options)
-            .await
-            .expect("connect to the test database")
+        Database::connect(options).await.expect("connect to the test database")
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -181,22 +151,13 @@ impl Drop for TestDatabase {
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(future)
 }
 
 async fn admin_connection(admin: &DatabaseUrl) -> DatabaseConnection {
     let mut options = ConnectOptions::new(admin.expose().to_owned());
-    options
-        .max_connections(1)
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
-    Database::connect(options)
-        .await
-        .expect("connect with TEST_DATABASE_URL")
+    options.max_connections(1).sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
+    Database::connect(options).await.expect("connect with TEST_DATABASE_URL")
 }
 
 /// The name of a migrated template database, made once per schema version and shared by
@@ -205,13 +166,9 @@ fn template_database() -> String {
     static TEMPLATE: OnceLock<String> = OnceLock::new();
     TEMPLATE
         .get_or_init(|| {
-            let Backend::Postgres { admin, .. } = Backend::from_env() else {
-                unreachable!("PostgreSQL only")
-            };
+            let Backend::Postgres { admin, .. } = Backend::from_env() else { unreachable!("PostgreSQL only") };
             let admin = admin.clone();
-            std::thread::spawn(move || block_on(create_template(admin)))
-                .join()
-                .expect("template thread")
+            std::thread::spawn(move || block_on(create_template(admin))).join().expect("template thread")
         })
         .clone()
 }
@@ -239,28 +196,16 @@ async fn create_template(admin: DatabaseUrl) -> String {
         .is_some();
     if !exists {
         let building = format!("{name}_build");
-        conn.execute_unprepared(&format!(
-            r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#
-        ))
-        .await
-        .expect("drop");
-        conn.execute_unprepared(&format!(r#"CREATE DATABASE "{building}""#))
-            .await
-            .expect("create template");
+        conn.execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{building}" WITH (FORCE)"#)).await.expect("drop");
+        conn.execute_unprepared(&format!(r#"CREATE DATABASE "{building}""#)).await.expect("create template");
         let url = admin.with_database(&building);
         let vars = HashMap::from([
             ("APP_ENV".to_owned(), "test".to_owned()),
             ("DATABASE_URL".to_owned(), url.expose().to_owned()),
         ]);
         let settings = Settings::from_vars(&vars).expect("settings");
-        migrate::run(&settings.database, MigrateCommand::Up)
-            .await
-            .expect("migrate the template");
-        conn.execute_unprepared(&format!(
-            r#"ALTER DATABASE "{building}" RENAME TO "{name}""#
-        ))
-        .await
-        .expect("rename");
+        migrate::run(&settings.database, MigrateCommand::Up).await.expect("migrate the template");
+        conn.execute_unprepared(&format!(r#"ALTER DATABASE "{building}" RENAME TO "{name}""#)).await.expect("rename");
         // Templates of older schema versions are of no further use.
         let stale = conn
             .query_all_raw(Statement::from_sql_and_values(
@@ -272,9 +217,7 @@ async fn create_template(admin: DatabaseUrl) -> String {
             .unwrap_or_default();
         for row in stale {
             if let Ok(old) = row.try_get::<String>("", "datname") {
-                let _ = conn
-                    .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
-                    .await;
+                let _ = conn.execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#)).await;
             }
         }
     }
@@ -302,18 +245,20 @@ fn schema_fingerprint() -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     for file in files {
         file.file_name().hash(&mut hasher);
-        std::fs::read(&file)
-            .expect("read migration")
-            .hash(&mut hasher);
+        std::fs::read(&file).expect("read migration").hash(&mut hasher);
     }
     hasher.finish()
 }
+
+/// The `JWT_SECRET` every test service is started with.
+pub const JWT_SECRET: &str = "e2e-test-secret-0123456789abcdef0123456789";
 
 /// Settings for a service on `db`, in the test environment, on a free port.
 pub fn settings_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     let mut vars = HashMap::from([
         ("APP_ENV".to_owned(), "test".to_owned()),
         ("APP_PORT".to_owned(), "0".to_owned()),
+        ("JWT_SECRET".to_owned(), JWT_SECRET.to_owned()),
         ("DATABASE_URL".to_owned(), db.url.expose().to_owned()),
     ]);
     if let Some(pooled) = &db.pooled {
@@ -330,10 +275,7 @@ pub fn settings_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
 fn init_test_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
 /// A running service and an HTTP client for it.
@@ -356,29 +298,54 @@ impl TestApp {
     /// Starts the service with the given settings.
     pub async fn start(settings: Settings, db: Option<TestDatabase>) -> Self {
         init_test_logging();
-        let application = api::Application::build(settings)
-            .await
-            .expect("the service starts");
+        let application = api::Application::build(settings).await.expect("the service starts");
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run_until_stopped());
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
-        Self {
-            address,
-            client,
-            _database: db,
-        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        Self { address, client, _database: db }
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{}", self.address, path))
-            .send()
-            .await
-            .expect("request")
+        self.client.get(self.url(path)).send().await.expect("request")
     }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A new user nobody else in the database has, with a valid token.
+    pub fn new_user(&self) -> TestUser {
+        let id = format!("user-{}", uuid::Uuid::now_v7().simple());
+        TestUser { token: token_for(&id, &[]) }
+    }
+
+    /// A request of `method` to `path` as `user`.
+    pub fn request(&self, method: reqwest::Method, path: &str, user: &TestUser) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&user.token)
+    }
+
+    /// Creates a task for `user` from `body`, asserting 201, and returns its JSON.
+    pub async fn create_task(&self, user: &TestUser, body: serde_json::Value) -> serde_json::Value {
+        let response =
+            self.request(reqwest::Method::POST, "/api/v1/tasks", user).json(&body).send().await.expect("request");
+        let status = response.status();
+        let json: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "creating {body} answered {json}");
+        json
+    }
+}
+
+/// A user of the service.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub token: String,
+}
+
+/// A valid token for `sub` signed with [`JWT_SECRET`], valid for an hour.
+pub fn token_for(sub: &str, roles: &[&str]) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    api::auth::TokenKeys::new(JWT_SECRET.as_bytes()).issue(sub, &roles, Duration::from_secs(3600))
 }
 
 /// The `api` binary running as a separate process, as an operator starts it.
@@ -411,13 +378,7 @@ impl RunningBinary {
             let mut lines = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("\"address\":\"127.0.0.1:").nth(1) {
-                    let _ = tx.send(
-                        rest.split('"')
-                            .next()
-                            .unwrap_or_default()
-                            .parse::<u16>()
-                            .unwrap_or(0),
-                    );
+                    let _ = tx.send(rest.split('"').next().unwrap_or_default().parse::<u16>().unwrap_or(0));
                 }
                 lines.push(line);
             }
@@ -428,11 +389,7 @@ impl RunningBinary {
             let log = log.join().unwrap_or_default();
             panic!("the service did not report a port:\n{log}");
         };
-        Self {
-            child,
-            log: Some(log),
-            port,
-        }
+        Self { child, log: Some(log), port }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -441,15 +398,9 @@ impl RunningBinary {
 
     /// Sends SIGTERM, waits for the exit and returns whether it was clean, with the log.
     pub fn stop(mut self) -> (bool, String) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let status = self.child.wait().expect("wait for api");
-        let log = self
-            .log
-            .take()
-            .map(|l| l.join().unwrap_or_default())
-            .unwrap_or_default();
+        let log = self.log.take().map(|l| l.join().unwrap_or_default()).unwrap_or_default();
         (status.success(), log)
     }
 }

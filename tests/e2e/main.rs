@@ -16,3 +16,4 @@ mod helpers;
 mod migrations;
 mod schema;
 mod secrets;
+mod tasks_smoke;

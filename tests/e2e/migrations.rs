@@ -15,11 +15,7 @@ async fn schema_of(db: &TestDatabase) -> String {
                 .arg(db.url.expose())
                 .output()
                 .expect("run pg_dump (set PG_DUMP to its path if it is not on PATH)");
-            assert!(
-                output.status.success(),
-                "pg_dump failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
             String::from_utf8(output.stdout)
                 .expect("utf-8 dump")
                 .lines()
@@ -41,18 +37,8 @@ async fn schema_of(db: &TestDatabase) -> String {
             conn.close().await.ok();
             rows.iter()
                 .map(|row| {
-                    let col = |c: &str| {
-                        row.try_get::<Option<String>>("", c)
-                            .expect(c)
-                            .unwrap_or_default()
-                    };
-                    format!(
-                        "{} {} {} {}",
-                        col("type"),
-                        col("name"),
-                        col("tbl_name"),
-                        col("sql")
-                    )
+                    let col = |c: &str| row.try_get::<Option<String>>("", c).expect(c).unwrap_or_default();
+                    format!("{} {} {} {}", col("type"), col("name"), col("tbl_name"), col("sql"))
                 })
                 .collect::<Vec<_>>()
                 .join("\n")
@@ -82,37 +68,20 @@ async fn migrating_down_to_base_and_up_again_restores_the_identical_schema() {
     let before = schema_of(&db).await;
     assert_eq!(tables_present(&db).await, TABLES);
     if db.backend() == DbBackend::Postgres {
-        assert!(
-            before.contains("FUNCTION public.set_updated_at()"),
-            "{before}"
-        );
+        assert!(before.contains("FUNCTION public.set_updated_at()"), "{before}");
     }
 
-    let states = migrate::run(&settings.database, MigrateCommand::Down { steps: None })
-        .await
-        .expect("down");
+    let states = migrate::run(&settings.database, MigrateCommand::Down { steps: None }).await.expect("down");
     assert_eq!(states.len(), Migrator::migrations().len());
     assert!(states.iter().all(|s| !s.applied), "{states:?}");
-    assert_eq!(
-        tables_present(&db).await,
-        Vec::<&str>::new(),
-        "tables survived migrating down to base"
-    );
+    assert_eq!(tables_present(&db).await, Vec::<&str>::new(), "tables survived migrating down to base");
     let base = schema_of(&db).await;
-    assert!(
-        !base.contains("set_updated_at"),
-        "the trigger function survived:\n{base}"
-    );
+    assert!(!base.contains("set_updated_at"), "the trigger function survived:\n{base}");
 
-    let states = migrate::run(&settings.database, MigrateCommand::Up)
-        .await
-        .expect("up again");
+    let states = migrate::run(&settings.database, MigrateCommand::Up).await.expect("up again");
     assert!(states.iter().all(|s| s.applied), "{states:?}");
     let after = schema_of(&db).await;
-    assert_eq!(
-        before, after,
-        "the schema after down and up differs from the one before"
-    );
+    assert_eq!(before, after, "the schema after down and up differs from the one before");
 }
 
 #[tokio::test]
@@ -121,18 +90,12 @@ async fn every_migration_can_be_rolled_back_one_step_at_a_time() {
     let settings = settings_for(&db, &[]);
     let total = Migrator::migrations().len();
     for remaining in (0..total).rev() {
-        let states = migrate::run(&settings.database, MigrateCommand::Down { steps: Some(1) })
-            .await
-            .expect("down 1");
+        let states = migrate::run(&settings.database, MigrateCommand::Down { steps: Some(1) }).await.expect("down 1");
         assert_eq!(states.iter().filter(|s| s.applied).count(), remaining);
     }
-    let states = migrate::run(&settings.database, MigrateCommand::Fresh)
-        .await
-        .expect("fresh");
+    let states = migrate::run(&settings.database, MigrateCommand::Fresh).await.expect("fresh");
     assert!(states.iter().all(|s| s.applied));
-    let states = migrate::run(&settings.database, MigrateCommand::Fresh)
-        .await
-        .expect("fresh on a full schema");
+    let states = migrate::run(&settings.database, MigrateCommand::Fresh).await.expect("fresh on a full schema");
     assert!(states.iter().all(|s| s.applied));
 }
 
@@ -179,11 +142,7 @@ async fn the_api_binary_migrates_down_up_fresh_and_reports_status() {
             .output()
             .expect("run api");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "api {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "api {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         stdout
     };
     let total = Migrator::migrations().len();

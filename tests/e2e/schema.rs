@@ -4,9 +4,7 @@ use crate::helpers::TestDatabase;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::{conversation, message, task};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 fn now() -> DateTime<Utc> {
@@ -60,11 +58,7 @@ fn new_message(conversation_id: Uuid) -> message::ActiveModel {
 }
 
 async fn reload(conn: &DatabaseConnection, id: Uuid) -> task::Model {
-    task::Entity::find_by_id(id)
-        .one(conn)
-        .await
-        .expect("find")
-        .expect("exists")
+    task::Entity::find_by_id(id).one(conn).await.expect("find").expect("exists")
 }
 
 #[tokio::test]
@@ -81,12 +75,7 @@ async fn the_trigger_moves_updated_at_when_a_writer_leaves_it_alone() {
         .expect("update");
     let renamed = reload(&conn, inserted.id).await;
     assert_eq!(renamed.title, "renamed");
-    assert!(
-        renamed.updated_at > inserted.updated_at,
-        "{} !> {}",
-        renamed.updated_at,
-        inserted.updated_at
-    );
+    assert!(renamed.updated_at > inserted.updated_at, "{} !> {}", renamed.updated_at, inserted.updated_at);
     assert!(renamed.updated_at > now() - Duration::minutes(1));
 }
 
@@ -122,11 +111,7 @@ async fn the_trigger_keeps_conversations_current_too() {
         .exec(&conn)
         .await
         .expect("update");
-    let after = conversation::Entity::find_by_id(inserted.id)
-        .one(&conn)
-        .await
-        .expect("find")
-        .expect("row");
+    let after = conversation::Entity::find_by_id(inserted.id).one(&conn).await.expect("find").expect("row");
     assert!(after.updated_at > before);
 }
 
@@ -144,36 +129,21 @@ async fn an_update_that_changes_nothing_leaves_updated_at_alone_on_postgres() {
         .exec(&conn)
         .await
         .expect("update");
-    assert_eq!(
-        reload(&conn, inserted.id).await.updated_at,
-        inserted.updated_at
-    );
+    assert_eq!(reload(&conn, inserted.id).await.updated_at, inserted.updated_at);
 }
 
 #[tokio::test]
 async fn deleting_a_conversation_deletes_its_messages() {
     let db = TestDatabase::migrated().await;
     let conn = db.connect().await;
-    let kept = new_conversation("alice")
-        .insert(&conn)
-        .await
-        .expect("insert");
-    let doomed = new_conversation("alice")
-        .insert(&conn)
-        .await
-        .expect("insert");
+    let kept = new_conversation("alice").insert(&conn).await.expect("insert");
+    let doomed = new_conversation("alice").insert(&conn).await.expect("insert");
     for conversation in [kept.id, doomed.id] {
         for _ in 0..3 {
-            new_message(conversation)
-                .insert(&conn)
-                .await
-                .expect("message");
+            new_message(conversation).insert(&conn).await.expect("message");
         }
     }
-    conversation::Entity::delete_by_id(doomed.id)
-        .exec(&conn)
-        .await
-        .expect("delete");
+    conversation::Entity::delete_by_id(doomed.id).exec(&conn).await.expect("delete");
     let left = message::Entity::find().all(&conn).await.expect("messages");
     assert_eq!(left.len(), 3);
     assert!(left.iter().all(|m| m.conversation_id == kept.id));
@@ -183,10 +153,7 @@ async fn deleting_a_conversation_deletes_its_messages() {
 async fn a_message_needs_an_existing_conversation() {
     let db = TestDatabase::migrated().await;
     let conn = db.connect().await;
-    new_message(Uuid::now_v7())
-        .insert(&conn)
-        .await
-        .expect_err("foreign key");
+    new_message(Uuid::now_v7()).insert(&conn).await.expect_err("foreign key");
 }
 
 #[tokio::test]
@@ -194,140 +161,44 @@ async fn check_constraints_refuse_invalid_rows() {
     let db = TestDatabase::migrated().await;
     let conn = db.connect().await;
     let invalid_tasks: Vec<(&str, task::ActiveModel)> = vec![
-        (
-            "unknown status",
-            task::ActiveModel {
-                status: Set("done".into()),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "priority rank 4",
-            task::ActiveModel {
-                priority: Set(4),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "empty title",
-            task::ActiveModel {
-                title: Set(String::new()),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "201-character title",
-            task::ActiveModel {
-                title: Set("é".repeat(201)),
-                ..new_task("alice")
-            },
-        ),
+        ("unknown status", task::ActiveModel { status: Set("done".into()), ..new_task("alice") }),
+        ("priority rank 4", task::ActiveModel { priority: Set(4), ..new_task("alice") }),
+        ("empty title", task::ActiveModel { title: Set(String::new()), ..new_task("alice") }),
+        ("201-character title", task::ActiveModel { title: Set("é".repeat(201)), ..new_task("alice") }),
         (
             "1001-character description",
-            task::ActiveModel {
-                description: Set(Some("x".repeat(1001))),
-                ..new_task("alice")
-            },
+            task::ActiveModel { description: Set(Some("x".repeat(1001))), ..new_task("alice") },
         ),
-        (
-            "tags not an array",
-            task::ActiveModel {
-                tags: Set(serde_json::json!({"a": 1})),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "eleven tags",
-            task::ActiveModel {
-                tags: Set(serde_json::Value::from(vec!["t"; 11])),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "unknown recurrence",
-            task::ActiveModel {
-                recurrence: Set(Some("hourly".into())),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "completed without completed_at",
-            task::ActiveModel {
-                status: Set("completed".into()),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "completed_at while pending",
-            task::ActiveModel {
-                completed_at: Set(Some(now())),
-                ..new_task("alice")
-            },
-        ),
-        (
-            "version 0",
-            task::ActiveModel {
-                version: Set(0),
-                ..new_task("alice")
-            },
-        ),
+        ("tags not an array", task::ActiveModel { tags: Set(serde_json::json!({"a": 1})), ..new_task("alice") }),
+        ("eleven tags", task::ActiveModel { tags: Set(serde_json::Value::from(vec!["t"; 11])), ..new_task("alice") }),
+        ("unknown recurrence", task::ActiveModel { recurrence: Set(Some("hourly".into())), ..new_task("alice") }),
+        ("completed without completed_at", task::ActiveModel { status: Set("completed".into()), ..new_task("alice") }),
+        ("completed_at while pending", task::ActiveModel { completed_at: Set(Some(now())), ..new_task("alice") }),
+        ("version 0", task::ActiveModel { version: Set(0), ..new_task("alice") }),
         ("empty user id", new_task("")),
     ];
     for (what, row) in invalid_tasks {
-        assert!(
-            row.insert(&conn).await.is_err(),
-            "a task with {what} was accepted"
-        );
+        assert!(row.insert(&conn).await.is_err(), "a task with {what} was accepted");
     }
     // Lengths count characters, not bytes: 200 two-byte characters fit.
-    task::ActiveModel {
-        title: Set("é".repeat(200)),
-        ..new_task("alice")
-    }
-    .insert(&conn)
-    .await
-    .expect("200 chars");
+    task::ActiveModel { title: Set("é".repeat(200)), ..new_task("alice") }.insert(&conn).await.expect("200 chars");
 
-    let conversation = new_conversation("alice")
-        .insert(&conn)
-        .await
-        .expect("conversation");
+    let conversation = new_conversation("alice").insert(&conn).await.expect("conversation");
     let invalid_messages: Vec<(&str, message::ActiveModel)> = vec![
-        (
-            "unknown role",
-            message::ActiveModel {
-                role: Set("robot".into()),
-                ..new_message(conversation.id)
-            },
-        ),
-        (
-            "empty content",
-            message::ActiveModel {
-                content: Set(String::new()),
-                ..new_message(conversation.id)
-            },
-        ),
+        ("unknown role", message::ActiveModel { role: Set("robot".into()), ..new_message(conversation.id) }),
+        ("empty content", message::ActiveModel { content: Set(String::new()), ..new_message(conversation.id) }),
         (
             "metadata array",
-            message::ActiveModel {
-                metadata: Set(Some(serde_json::json!([1]))),
-                ..new_message(conversation.id)
-            },
+            message::ActiveModel { metadata: Set(Some(serde_json::json!([1]))), ..new_message(conversation.id) },
         ),
     ];
     for (what, row) in invalid_messages {
-        assert!(
-            row.insert(&conn).await.is_err(),
-            "a message with {what} was accepted"
-        );
+        assert!(row.insert(&conn).await.is_err(), "a message with {what} was accepted");
     }
-    message::ActiveModel {
-        metadata: Set(Some(serde_json::json!({"k": "v"}))),
-        ..new_message(conversation.id)
-    }
-    .insert(&conn)
-    .await
-    .expect("object metadata");
+    message::ActiveModel { metadata: Set(Some(serde_json::json!({"k": "v"}))), ..new_message(conversation.id) }
+        .insert(&conn)
+        .await
+        .expect("object metadata");
 }
 
 #[tokio::test]
@@ -335,18 +206,12 @@ async fn a_task_has_at_most_one_next_occurrence() {
     let db = TestDatabase::migrated().await;
     let conn = db.connect().await;
     let first = new_task("alice").insert(&conn).await.expect("insert");
-    task::ActiveModel {
-        previous_occurrence_id: Set(Some(first.id)),
-        ..new_task("alice")
-    }
-    .insert(&conn)
-    .await
-    .expect("next occurrence");
-    task::ActiveModel {
-        previous_occurrence_id: Set(Some(first.id)),
-        ..new_task("alice")
-    }
-    .insert(&conn)
-    .await
-    .expect_err("a second next occurrence");
+    task::ActiveModel { previous_occurrence_id: Set(Some(first.id)), ..new_task("alice") }
+        .insert(&conn)
+        .await
+        .expect("next occurrence");
+    task::ActiveModel { previous_occurrence_id: Set(Some(first.id)), ..new_task("alice") }
+        .insert(&conn)
+        .await
+        .expect_err("a second next occurrence");
 }

@@ -36,14 +36,10 @@ pub struct MigrationState {
 
 /// Runs `command` against the direct URL under the migration lock and reports the state after.
 #[tracing::instrument(skip(settings), fields(database = %settings.direct_url().map(|u| u.to_string()).unwrap_or_default()))]
-pub async fn run(
-    settings: &DatabaseSettings,
-    command: MigrateCommand,
-) -> Result<Vec<MigrationState>, Error> {
+pub async fn run(settings: &DatabaseSettings, command: MigrateCommand) -> Result<Vec<MigrationState>, Error> {
     let url = settings.direct_url()?;
     prepare_sqlite_file(&url)?;
-    let db =
-        sea_orm::Database::connect(connect_options(&url, settings, PoolRole::Migration)).await?;
+    let db = sea_orm::Database::connect(connect_options(&url, settings, PoolRole::Migration)).await?;
     let outcome = run_locked(&db, settings, command).await;
     db.close().await?;
     outcome
@@ -76,10 +72,7 @@ async fn status(db: &DatabaseConnection) -> Result<Vec<MigrationState>, Error> {
     Ok(Migrator::get_migration_with_status(db)
         .await?
         .into_iter()
-        .map(|m| MigrationState {
-            name: m.name().to_owned(),
-            applied: m.status() == MigrationStatus::Applied,
-        })
+        .map(|m| MigrationState { name: m.name().to_owned(), applied: m.status() == MigrationStatus::Applied })
         .collect())
 }
 
@@ -94,19 +87,12 @@ async fn status(db: &DatabaseConnection) -> Result<Vec<MigrationState>, Error> {
 /// It is written for the direct URL's role and, when it differs, the pooled URL's role.
 /// Server connections opened before the change keep the old value until the pooler recycles
 /// them (`server_lifetime`).
-pub async fn apply_statement_timeout(
-    db: &DatabaseConnection,
-    settings: &DatabaseSettings,
-) -> Result<(), Error> {
+pub async fn apply_statement_timeout(db: &DatabaseConnection, settings: &DatabaseSettings) -> Result<(), Error> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
     let mut roles = vec![None];
-    if let Some(pooled) = settings
-        .url_pooled
-        .as_ref()
-        .filter(|u| u.backend() == Backend::Postgres)
-    {
+    if let Some(pooled) = settings.url_pooled.as_ref().filter(|u| u.backend() == Backend::Postgres) {
         let direct_user = settings.direct_url()?.username().to_owned();
         if !pooled.username().is_empty() && pooled.username() != direct_user {
             roles.push(Some(pooled.username().to_owned()));

@@ -12,6 +12,7 @@
 //! therefore a role default that `migrate` writes over the direct URL; see
 //! [`migrate::apply_statement_timeout`].
 
+pub mod errors;
 pub mod migrate;
 pub mod url;
 
@@ -46,23 +47,15 @@ impl Database {
         let traffic_url = settings.traffic_url()?;
         let backend = traffic_url.backend();
         prepare_sqlite_file(&traffic_url)?;
-        let traffic =
-            sea_orm::Database::connect(connect_options(&traffic_url, settings, PoolRole::Traffic))
-                .await?;
+        let traffic = sea_orm::Database::connect(connect_options(&traffic_url, settings, PoolRole::Traffic)).await?;
         let pooled = settings.url_pooled.is_some();
         let direct = if pooled {
             let direct_url = settings.direct_url()?;
-            sea_orm::Database::connect(connect_options(&direct_url, settings, PoolRole::Direct))
-                .await?
+            sea_orm::Database::connect(connect_options(&direct_url, settings, PoolRole::Direct)).await?
         } else {
             traffic.clone()
         };
-        Ok(Self {
-            traffic,
-            direct,
-            backend,
-            pooled,
-        })
+        Ok(Self { traffic, direct, backend, pooled })
     }
 
     /// The pool for request queries.
@@ -107,11 +100,7 @@ impl Database {
 ///
 /// sqlx enforces a single deadline per acquire that covers opening a new connection, so the
 /// effective wait for a connection is `max(DB_CONNECT_TIMEOUT, DB_ACQUIRE_TIMEOUT)`.
-pub fn connect_options(
-    url: &DatabaseUrl,
-    settings: &DatabaseSettings,
-    role: PoolRole,
-) -> ConnectOptions {
+pub fn connect_options(url: &DatabaseUrl, settings: &DatabaseSettings, role: PoolRole) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.expose().to_owned());
     let (max, min) = match role {
         PoolRole::Traffic => (settings.pool_max, settings.pool_min),
@@ -132,10 +121,7 @@ pub fn connect_options(
         .test_before_acquire_if_idle_for(settings.ping_after_idle)
         .sqlx_logging(true)
         .sqlx_logging_level(tracing::log::LevelFilter::Debug)
-        .sqlx_slow_statements_logging_settings(
-            tracing::log::LevelFilter::Warn,
-            settings.slow_statement,
-        )
+        .sqlx_slow_statements_logging_settings(tracing::log::LevelFilter::Warn, settings.slow_statement)
         .set_application_name("tasks-service");
     let busy_timeout = settings.acquire_timeout.max(Duration::from_secs(1));
     options.map_sqlx_sqlite_opts(move |o| {
@@ -172,10 +158,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> DatabaseSettings {
-        let vars: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
+        let vars: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         Settings::from_vars(&vars).expect("settings").database
     }
 
@@ -198,28 +181,13 @@ mod tests {
         assert_eq!(options.get_min_connections(), Some(3));
         assert_eq!(options.get_connect_timeout(), Some(Duration::from_secs(2)));
         assert_eq!(options.get_acquire_timeout(), Some(Duration::from_secs(4)));
-        assert_eq!(
-            options.get_idle_timeout(),
-            Some(Some(Duration::from_secs(60)))
-        );
-        assert_eq!(
-            options.get_max_lifetime(),
-            Some(Some(Duration::from_secs(600)))
-        );
-        assert!(
-            options.get_connect_lazy(),
-            "start-up must not wait for the database"
-        );
+        assert_eq!(options.get_idle_timeout(), Some(Some(Duration::from_secs(60))));
+        assert_eq!(options.get_max_lifetime(), Some(Some(Duration::from_secs(600))));
+        assert!(options.get_connect_lazy(), "start-up must not wait for the database");
         // Through a transaction-mode pooler: no startup options, no session SET.
         assert_eq!(options.get_statement_timeout(), None);
-        assert!(
-            !options.get_test_before_acquire(),
-            "no ping on every checkout"
-        );
-        assert_eq!(
-            options.get_test_before_acquire_if_idle_for(),
-            Some(db.ping_after_idle)
-        );
+        assert!(!options.get_test_before_acquire(), "no ping on every checkout");
+        assert_eq!(options.get_test_before_acquire_if_idle_for(), Some(db.ping_after_idle));
     }
 
     #[test]
@@ -242,11 +210,7 @@ mod tests {
         assert!(options.get_url().contains("@direct:5432/"));
         assert_eq!(options.get_max_connections(), Some(db.direct_pool_max));
         let options = connect_options(&direct, &db, PoolRole::Migration);
-        assert_eq!(
-            options.get_max_connections(),
-            Some(1),
-            "the advisory lock and the migrations share one session"
-        );
+        assert_eq!(options.get_max_connections(), Some(1), "the advisory lock and the migrations share one session");
         assert!(!options.get_connect_lazy());
     }
 

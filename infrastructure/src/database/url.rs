@@ -54,10 +54,7 @@ impl DatabaseUrl {
             other => return Err(UrlError::UnsupportedScheme(other.to_owned())),
         };
         if backend == Backend::Postgres {
-            let host = url
-                .host_str()
-                .filter(|h| !h.is_empty())
-                .ok_or(UrlError::MissingHost)?;
+            let host = url.host_str().filter(|h| !h.is_empty()).ok_or(UrlError::MissingHost)?;
             if is_neon_host(host) {
                 apply_neon_tls_rule(&mut url)?;
             } else if let Some(mode) = ssl_mode(&url) {
@@ -69,11 +66,7 @@ impl DatabaseUrl {
 
     fn from_url(url: &Url, backend: Backend) -> Self {
         let database = match backend {
-            Backend::Postgres => url
-                .path()
-                .strip_prefix('/')
-                .filter(|db| !db.is_empty())
-                .map(percent_decode),
+            Backend::Postgres => url.path().strip_prefix('/').filter(|db| !db.is_empty()).map(percent_decode),
             Backend::Sqlite => Some(url.path().to_owned()),
         };
         Self {
@@ -111,8 +104,7 @@ impl DatabaseUrl {
 
     /// True for a Neon pooler endpoint (`ep-...-pooler.<region>.neon.tech`).
     pub fn is_neon_pooler(&self) -> bool {
-        self.host()
-            .is_some_and(|h| is_neon_host(h) && is_neon_pooler_host(h))
+        self.host().is_some_and(|h| is_neon_host(h) && is_neon_pooler_host(h))
     }
 
     /// The same server and credentials, another database (used by tests and tooling).
@@ -149,9 +141,7 @@ pub fn is_neon_host(host: &str) -> bool {
 /// True when the endpoint label (the host's first label) ends in `-pooler`, Neon's marker for
 /// the PgBouncer endpoint of a branch.
 pub fn is_neon_pooler_host(host: &str) -> bool {
-    host.split('.')
-        .next()
-        .is_some_and(|label| label.to_ascii_lowercase().ends_with("-pooler"))
+    host.split('.').next().is_some_and(|label| label.to_ascii_lowercase().ends_with("-pooler"))
 }
 
 /// Neon accepts only TLS: a URL without `sslmode` gets `sslmode=require` (libpq's default,
@@ -168,9 +158,7 @@ pub fn apply_neon_tls_rule(url: &mut Url) -> Result<(), UrlError> {
 }
 
 fn ssl_mode(url: &Url) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == "sslmode" || k == "ssl-mode")
-        .map(|(_, v)| v.to_ascii_lowercase())
+    url.query_pairs().find(|(k, _)| k == "sslmode" || k == "ssl-mode").map(|(_, v)| v.to_ascii_lowercase())
 }
 
 fn validate_ssl_mode(mode: &str) -> Result<(), UrlError> {
@@ -190,11 +178,7 @@ fn redact(url: &Url) -> String {
         let pairs: Vec<(String, String)> = shown
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k == "password" {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
+                let v = if k == "password" { "***".to_owned() } else { v.into_owned() };
                 (k.into_owned(), v)
             })
             .collect();
@@ -204,10 +188,7 @@ fn redact(url: &Url) -> String {
 }
 
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -216,31 +197,22 @@ mod tests {
 
     #[test]
     fn a_neon_host_without_sslmode_gets_sslmode_require() {
-        let url =
-            DatabaseUrl::parse("postgresql://u:pw@ep-cool-1234.us-east-2.aws.neon.tech/neondb")
-                .expect("valid");
-        assert!(
-            url.expose().ends_with("/neondb?sslmode=require"),
-            "{}",
-            url.redacted()
-        );
+        let url = DatabaseUrl::parse("postgresql://u:pw@ep-cool-1234.us-east-2.aws.neon.tech/neondb").expect("valid");
+        assert!(url.expose().ends_with("/neondb?sslmode=require"), "{}", url.redacted());
     }
 
     #[test]
     fn a_neon_host_keeps_an_explicit_sslmode() {
-        let url = DatabaseUrl::parse(
-            "postgresql://u:pw@ep-cool-1234.us-east-2.aws.neon.tech/neondb?sslmode=verify-full",
-        )
-        .expect("valid");
+        let url =
+            DatabaseUrl::parse("postgresql://u:pw@ep-cool-1234.us-east-2.aws.neon.tech/neondb?sslmode=verify-full")
+                .expect("valid");
         assert!(url.expose().ends_with("?sslmode=verify-full"));
     }
 
     #[test]
     fn a_neon_host_with_sslmode_disable_is_refused() {
-        let err = DatabaseUrl::parse(
-            "postgres://u:pw@ep-x-1.eu-central-1.aws.neon.tech/db?sslmode=disable",
-        )
-        .expect_err("refused");
+        let err = DatabaseUrl::parse("postgres://u:pw@ep-x-1.eu-central-1.aws.neon.tech/db?sslmode=disable")
+            .expect_err("refused");
         assert_eq!(err, UrlError::NeonWithoutTls);
         assert!(!err.to_string().contains("pw"));
     }
@@ -249,15 +221,13 @@ mod tests {
     fn other_hosts_keep_their_sslmode_and_get_none_added() {
         let url = DatabaseUrl::parse("postgres://u:pw@localhost:5432/db").expect("valid");
         assert_eq!(url.expose(), "postgres://u:pw@localhost:5432/db");
-        let url =
-            DatabaseUrl::parse("postgres://u:pw@localhost/db?sslmode=disable").expect("valid");
+        let url = DatabaseUrl::parse("postgres://u:pw@localhost/db?sslmode=disable").expect("valid");
         assert!(url.expose().ends_with("sslmode=disable"));
     }
 
     #[test]
     fn an_unknown_sslmode_is_refused() {
-        let err =
-            DatabaseUrl::parse("postgres://u:pw@localhost/db?sslmode=always").expect_err("refused");
+        let err = DatabaseUrl::parse("postgres://u:pw@localhost/db?sslmode=always").expect_err("refused");
         assert_eq!(err, UrlError::UnknownSslMode("always".into()));
     }
 
@@ -272,27 +242,18 @@ mod tests {
 
     #[test]
     fn pooler_endpoints_are_recognised_by_their_first_label() {
-        assert!(is_neon_pooler_host(
-            "ep-cool-1234-pooler.us-east-2.aws.neon.tech"
-        ));
+        assert!(is_neon_pooler_host("ep-cool-1234-pooler.us-east-2.aws.neon.tech"));
         assert!(!is_neon_pooler_host("ep-cool-1234.us-east-2.aws.neon.tech"));
         assert!(!is_neon_pooler_host("ep-cool-1234.pooler-us.aws.neon.tech"));
-        let url = DatabaseUrl::parse("postgresql://u:pw@ep-a-1-pooler.us-east-2.aws.neon.tech/db")
-            .expect("valid");
+        let url = DatabaseUrl::parse("postgresql://u:pw@ep-a-1-pooler.us-east-2.aws.neon.tech/db").expect("valid");
         assert!(url.is_neon_pooler());
     }
 
     #[test]
     fn debug_display_and_redacted_hide_the_password() {
-        let url = DatabaseUrl::parse(
-            "postgresql://alice:s3cr%40t@db.example.com:5432/app?sslmode=require",
-        )
-        .expect("valid");
-        for shown in [
-            format!("{url:?}"),
-            url.to_string(),
-            url.redacted().to_owned(),
-        ] {
+        let url =
+            DatabaseUrl::parse("postgresql://alice:s3cr%40t@db.example.com:5432/app?sslmode=require").expect("valid");
+        for shown in [format!("{url:?}"), url.to_string(), url.redacted().to_owned()] {
             assert!(!shown.contains("s3cr"), "{shown}");
             assert!(shown.contains("alice:***@db.example.com"), "{shown}");
         }
@@ -302,8 +263,7 @@ mod tests {
 
     #[test]
     fn a_password_query_parameter_is_redacted_too() {
-        let url = DatabaseUrl::parse("postgres://db.example.com/app?user=bob&password=hunter2")
-            .expect("valid");
+        let url = DatabaseUrl::parse("postgres://db.example.com/app?user=bob&password=hunter2").expect("valid");
         assert!(!url.redacted().contains("hunter2"));
         assert!(url.expose().contains("hunter2"));
     }

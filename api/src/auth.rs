@@ -1,0 +1,222 @@
+//! Bearer tokens: HS256 JWTs signed with `JWT_SECRET`, carrying `sub` (the user id, 1–128
+//! characters), `exp` (required) and optionally `roles`.
+//!
+//! Every failure (no header, another scheme, a malformed, wrongly signed or expired token,
+//! `alg: none` or any algorithm but HS256, no `exp`, no or an empty `sub`) is a 401 with
+//! `WWW-Authenticate: Bearer`. Expiry allows 30 seconds of clock skew.
+
+use crate::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use domain::UserId;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+use std::future::{Ready, ready};
+use std::time::Duration;
+
+/// Clock skew tolerated on `exp`.
+const LEEWAY_SECONDS: u64 = 30;
+
+/// The claims the service reads and writes. `sub` and `exp` default here so that a token
+/// lacking one is reported as such by the validation, not as malformed.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    #[serde(default)]
+    pub sub: String,
+    #[serde(default)]
+    pub exp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+/// Signs and verifies tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys([REDACTED])")
+    }
+}
+
+/// Why a token was refused (the text becomes the 401's detail).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    #[error("the token must be signed with HS256")]
+    WrongAlgorithm,
+    #[error("the token lacks the `{0}` claim")]
+    MissingClaim(String),
+    #[error("the token's `sub` must have 1 to 128 characters")]
+    BadSubject,
+    #[error("the token is malformed")]
+    Malformed,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    /// Checks a token and returns who it speaks for.
+    pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::InvalidSignature => TokenError::BadSignature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                TokenError::WrongAlgorithm
+            }
+            ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
+            _ => TokenError::Malformed,
+        })?;
+        let user = UserId::parse(data.claims.sub).map_err(|_| TokenError::BadSubject)?;
+        Ok(Caller { user, roles: data.claims.roles })
+    }
+
+    /// Mints a token for `sub` that expires after `ttl`.
+    pub fn issue(&self, sub: &str, roles: &[String], ttl: Duration) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            exp: Some(now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)),
+            roles: roles.to_vec(),
+            iat: Some(now),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+    }
+}
+
+/// The authenticated caller of an `/api/v1` route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub user: UserId,
+    pub roles: Vec<String>,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin")
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let Some(keys) = req.app_data::<web::Data<TokenKeys>>() else {
+        tracing::error!("TokenKeys missing from the app data");
+        return Err(ApiError::Internal);
+    };
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("an Authorization: Bearer token is required"))?;
+    let header = header.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is malformed"))?;
+    let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthorized("the Authorization header must be `Bearer <token>`"));
+    }
+    keys.verify(token.trim()).map_err(|e| ApiError::unauthorized(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(b"a-secret-for-the-unit-tests-of-auth")
+    }
+
+    fn raw_token(header: &str, claims: &serde_json::Value, secret: &[u8]) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header);
+        let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signing_input = format!("{h}.{c}");
+        let key = jsonwebtoken::EncodingKey::from_secret(secret);
+        let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).expect("sign");
+        format!("{signing_input}.{signature}")
+    }
+
+    #[test]
+    fn a_token_it_issued_verifies() {
+        let keys = keys();
+        let token = keys.issue("alice", &["admin".to_owned()], Duration::from_secs(60));
+        let caller = keys.verify(&token).expect("valid");
+        assert_eq!(caller.user.as_ref(), "alice");
+        assert!(caller.is_admin());
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_refused() {
+        let token = TokenKeys::new(b"another-secret-entirely-0123456789").issue("alice", &[], Duration::from_secs(60));
+        assert_eq!(keys().verify(&token), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let exp = chrono::Utc::now().timestamp() - 3600;
+        let token = raw_token(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &serde_json::json!({"sub": "a", "exp": exp}),
+            b"a-secret-for-the-unit-tests-of-auth",
+        );
+        assert_eq!(keys().verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_token_without_exp_is_refused() {
+        let token = raw_token(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &serde_json::json!({"sub": "a"}),
+            b"a-secret-for-the-unit-tests-of-auth",
+        );
+        assert_eq!(keys().verify(&token), Err(TokenError::MissingClaim("exp".into())));
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let exp = chrono::Utc::now().timestamp() + 3600;
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::json!({"sub": "a", "exp": exp}).to_string());
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(keys().verify(&format!("{header}.{claims}.")).is_err());
+    }
+
+    #[test]
+    fn a_subject_must_have_one_to_128_characters() {
+        let exp = chrono::Utc::now().timestamp() + 3600;
+        for sub in [String::new(), "x".repeat(129)] {
+            let token = raw_token(
+                r#"{"alg":"HS256","typ":"JWT"}"#,
+                &serde_json::json!({"sub": sub, "exp": exp}),
+                b"a-secret-for-the-unit-tests-of-auth",
+            );
+            assert_eq!(keys().verify(&token), Err(TokenError::BadSubject));
+        }
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        assert_eq!(keys().verify("not-a-token"), Err(TokenError::Malformed));
+    }
+}

@@ -1,0 +1,93 @@
+//! Opaque page cursors: URL-safe base64 of a small JSON document naming the sort order, the
+//! last row's sort key and its id. Decoding is strict: a cursor that does not decode, names
+//! another sort order, or carries a key of the wrong type is a 400, never a 500.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::task::{Cursor, CursorKey, Sort};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    /// The sort order, as the API spells it.
+    s: String,
+    /// The sort key: a timestamp, a priority rank, or null (no due date).
+    k: serde_json::Value,
+    /// The row's id.
+    i: uuid::Uuid,
+}
+
+pub fn encode(cursor: &Cursor) -> String {
+    let key = match cursor.key {
+        CursorKey::Time(t) => serde_json::Value::String(super::timestamp(&t)),
+        CursorKey::Rank(r) => serde_json::Value::from(r),
+        CursorKey::NoDueDate => serde_json::Value::Null,
+    };
+    let wire = Wire { s: cursor.sort.as_str().to_owned(), k: key, i: cursor.id };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
+}
+
+/// Why a cursor was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CursorError {
+    #[error("the cursor is not one this API issued")]
+    Invalid,
+    #[error("the cursor belongs to sort={0}; repeat the request that produced it")]
+    OtherSort(String),
+}
+
+pub fn decode(raw: &str, sort: Sort) -> Result<Cursor, CursorError> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| CursorError::Invalid)?;
+    let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| CursorError::Invalid)?;
+    let cursor_sort = Sort::parse(&wire.s).ok_or(CursorError::Invalid)?;
+    if cursor_sort != sort {
+        return Err(CursorError::OtherSort(wire.s));
+    }
+    let key = match wire.k {
+        serde_json::Value::Null => CursorKey::NoDueDate,
+        serde_json::Value::String(t) => {
+            CursorKey::Time(DateTime::parse_from_rfc3339(&t).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc))
+        }
+        serde_json::Value::Number(n) => {
+            CursorKey::Rank(n.as_i64().and_then(|r| i16::try_from(r).ok()).ok_or(CursorError::Invalid)?)
+        }
+        _ => return Err(CursorError::Invalid),
+    };
+    let cursor = Cursor { sort, key, id: wire.i };
+    if cursor.is_consistent() { Ok(cursor) } else { Err(CursorError::Invalid) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sort(s: &str) -> Sort {
+        Sort::parse(s).expect("sort")
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let at = DateTime::parse_from_rfc3339("2025-01-02T03:04:05.123456Z").expect("t").with_timezone(&Utc);
+        for cursor in [
+            Cursor { sort: sort("-created_at"), key: CursorKey::Time(at), id: uuid::Uuid::now_v7() },
+            Cursor { sort: sort("priority"), key: CursorKey::Rank(3), id: uuid::Uuid::now_v7() },
+            Cursor { sort: sort("due_date"), key: CursorKey::NoDueDate, id: uuid::Uuid::now_v7() },
+        ] {
+            assert_eq!(decode(&encode(&cursor), cursor.sort), Ok(cursor));
+        }
+    }
+
+    #[test]
+    fn bad_cursors_are_refused() {
+        let good = encode(&Cursor { sort: sort("priority"), key: CursorKey::Rank(3), id: uuid::Uuid::now_v7() });
+        assert_eq!(decode(&good, sort("-priority")), Err(CursorError::OtherSort("priority".into())));
+        assert_eq!(decode("!!!", sort("priority")), Err(CursorError::Invalid));
+        assert_eq!(decode(&URL_SAFE_NO_PAD.encode("{}"), sort("priority")), Err(CursorError::Invalid));
+        let wrong_key = URL_SAFE_NO_PAD.encode(format!(r#"{{"s":"priority","k":"soon","i":"{}"}}"#, uuid::Uuid::nil()));
+        assert_eq!(decode(&wrong_key, sort("priority")), Err(CursorError::Invalid));
+        let rank_nine = URL_SAFE_NO_PAD.encode(format!(r#"{{"s":"priority","k":9,"i":"{}"}}"#, uuid::Uuid::nil()));
+        assert_eq!(decode(&rank_nine, sort("priority")), Err(CursorError::Invalid));
+    }
+}

@@ -1,0 +1,242 @@
+//! Request parsing shared by every route: JSON bodies, JSON objects field by field, path ids,
+//! and the conditional and idempotency headers.
+//!
+//! A body is accepted only as `application/json` (or any `+json` type, such as
+//! `application/merge-patch+json`), at most 1 MiB, and well-formed (else 415, 413, 400).
+//! Objects are then read field by field so that every unknown, read-only, missing or
+//! wrongly typed field is reported in one 422, not only the first.
+
+use crate::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use domain::ValidationErrors;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A well-formed JSON request body.
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .is_some_and(|essence| {
+                essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+            });
+        let declared_too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n > MAX_BODY_BYTES);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if declared_too_large {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = bytes.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
+                413 => ApiError::PayloadTooLarge,
+                _ => ApiError::bad_request("the request body could not be read"),
+            })?;
+            serde_json::from_slice(&bytes)
+                .map(JsonBody)
+                .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
+        })
+    }
+}
+
+/// Reads a JSON object field by field, collecting every problem.
+#[derive(Debug)]
+pub struct ObjectReader {
+    fields: Map<String, Value>,
+    errors: ValidationErrors,
+}
+
+impl ObjectReader {
+    /// Starts reading `value`, which must be an object.
+    pub fn new(value: Value) -> Result<Self, ValidationErrors> {
+        match value {
+            Value::Object(fields) => Ok(Self { fields, errors: ValidationErrors::new() }),
+            _ => {
+                let mut errors = ValidationErrors::new();
+                errors.add("$", "type", "the body must be a JSON object");
+                Err(errors)
+            }
+        }
+    }
+
+    fn convert<T: DeserializeOwned>(&mut self, name: &str, value: Value, expected: &str) -> Option<T> {
+        match serde_json::from_value(value) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.errors.add(name, "type", format!("must be {expected}"));
+                None
+            }
+        }
+    }
+
+    /// A field that must be present and not null.
+    pub fn required<T: DeserializeOwned>(&mut self, name: &str, expected: &str) -> Option<T> {
+        match self.fields.remove(name) {
+            None => {
+                self.errors.add(name, "required", "is required");
+                None
+            }
+            Some(Value::Null) => {
+                self.errors.add(name, "type", format!("must be {expected}, not null"));
+                None
+            }
+            Some(value) => self.convert(name, value, expected),
+        }
+    }
+
+    /// A field that may be absent but not null.
+    pub fn optional<T: DeserializeOwned>(&mut self, name: &str, expected: &str) -> Option<T> {
+        match self.fields.remove(name) {
+            None => None,
+            Some(Value::Null) => {
+                self.errors.add(name, "type", format!("must be {expected}, not null"));
+                None
+            }
+            Some(value) => self.convert(name, value, expected),
+        }
+    }
+
+    /// A field that may be absent (`None`), null (`Some(None)`) or a value.
+    pub fn nullable<T: DeserializeOwned>(&mut self, name: &str, expected: &str) -> Option<Option<T>> {
+        match self.fields.remove(name) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(value) => self.convert(name, value, &format!("{expected} or null")).map(Some),
+        }
+    }
+
+    /// Parses a string field with `parse`, reporting the allowed values when it fails.
+    pub fn parse_with<T>(
+        &mut self,
+        name: &str,
+        value: Option<String>,
+        parse: fn(&str) -> Option<T>,
+        allowed: &[&str],
+    ) -> Option<T> {
+        let value = value?;
+        let parsed = parse(&value);
+        if parsed.is_none() {
+            self.errors.add(name, "one_of", format!("must be one of {}", allowed.join(", ")));
+        }
+        parsed
+    }
+
+    /// An RFC 3339 timestamp with any offset, as an instant.
+    pub fn timestamp(&mut self, name: &str, value: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let value = value?;
+        match chrono::DateTime::parse_from_rfc3339(&value) {
+            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+            Err(_) => {
+                self.errors.add(name, "format", "must be an RFC 3339 timestamp, e.g. 2025-01-31T09:00:00Z");
+                None
+            }
+        }
+    }
+
+    /// Reports the fields nobody read: server-owned ones as read-only, the rest as unknown.
+    pub fn finish(mut self, server_owned: &[&str]) -> ValidationErrors {
+        for name in self.fields.keys() {
+            if server_owned.contains(&name.as_str()) {
+                self.errors.add(name.clone(), "read_only", "is set by the server and cannot be written");
+            } else {
+                self.errors.add(name.clone(), "unknown_field", "is not a field of this resource");
+            }
+        }
+        self.errors
+    }
+}
+
+/// A UUID from the path; anything else is a missing resource.
+pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
+}
+
+/// `If-Match: "<version>"` (`*` or no header: no condition).
+pub fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .trim_matches('"')
+        .parse::<i32>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be an ETag of this API, e.g. \"3\""))
+}
+
+/// `Idempotency-Key`: 1–255 characters when present.
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let value = value.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+    if (1..=255).contains(&value.chars().count()) {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(ApiError::bad_request("Idempotency-Key must have 1 to 255 characters"))
+    }
+}
+
+/// A digest of a JSON body that ignores formatting and key order, to tell a retry from a
+/// different request.
+pub fn request_digest(body: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    // serde_json's maps are sorted, so equal documents serialise identically.
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    Sha256::digest(&canonical).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_problem_with_an_object_is_reported() {
+        let mut reader =
+            ObjectReader::new(json!({"title": 5, "id": "x", "titel": "typo", "description": null})).expect("object");
+        assert_eq!(reader.required::<String>("title", "a string"), None);
+        assert_eq!(reader.nullable::<String>("description", "a string"), Some(None));
+        assert_eq!(reader.required::<String>("status", "a string"), None);
+        let errors = reader.finish(&["id"]);
+        let found: Vec<(String, String)> = errors.iter().map(|e| (e.field.clone(), e.code.clone())).collect();
+        assert_eq!(
+            found,
+            [
+                ("title".into(), "type".into()),
+                ("status".into(), "required".into()),
+                ("id".into(), "read_only".into()),
+                ("titel".into(), "unknown_field".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn digests_ignore_formatting_and_key_order() {
+        let a: Value = serde_json::from_str(r#"{"a": 1, "b": [1, 2]}"#).expect("json");
+        let b: Value = serde_json::from_str(r#"{"b":[1,2],"a":1}"#).expect("json");
+        assert_eq!(request_digest(&a), request_digest(&b));
+        assert_ne!(request_digest(&a), request_digest(&json!({"a": 2, "b": [1, 2]})));
+    }
+}

@@ -1,0 +1,72 @@
+//! Request ids, and the guarantee that every response is shaped by the API's rules.
+//!
+//! The outermost middleware takes the client's `X-Request-Id` when it is 1–200 visible ASCII
+//! characters, else makes one (a UUID v7). It sets it on the tracing span, makes it
+//! available to error rendering while the request is handled, and puts it on every
+//! response. A 4xx/5xx that an inner layer answered without a problem body (actix's own
+//! 404 and 405, for instance) is replaced by the matching problem, so every error has one
+//! shape.
+
+use crate::error::ApiError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError};
+
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The request id of the request being handled ("" outside of one).
+pub fn current() -> String {
+    CURRENT.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// The id stored on each request, for handlers and the tracing span.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+fn accept(value: &HeaderValue) -> Option<String> {
+    let bytes = value.as_bytes();
+    let visible = bytes.iter().all(|b| (0x21..=0x7e).contains(b));
+    (visible && (1..=200).contains(&bytes.len())).then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The middleware; see the module docs.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = req.headers().get(&HEADER).and_then(accept).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let outcome = CURRENT.scope(id.clone(), next.call(req)).await;
+    match outcome {
+        Ok(res) => {
+            let mut res = res.map_into_boxed_body();
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+            if res.status().as_u16() >= 400 && !is_problem {
+                let response = CURRENT.sync_scope(id.clone(), || ApiError::for_status(res.status()).error_response());
+                let (req, _) = res.into_parts();
+                res = ServiceResponse::new(req, response);
+            }
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert(HEADER, value);
+            }
+            Ok(res)
+        }
+        // An error that escaped every handler: answer it in the same shape, with the id.
+        Err(error) => {
+            let mut response = CURRENT.sync_scope(id.clone(), || error.error_response());
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(HEADER, value);
+            }
+            Err(actix_web::error::InternalError::from_response(error.to_string(), response).into())
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Tasks: the model and its rules, listing, the repository port and the service.
+
+mod list;
+mod model;
+mod ports;
+mod service;
+
+pub use list::{Cursor, CursorKey, Direction, Page, Sort, SortField, TaskFilter, TaskListQuery, TaskStats};
+pub use model::{NewTask, NewTaskFields, Priority, Recurrence, Task, TaskPatch, TaskStatus};
+pub use ports::{DeleteOutcome, IdempotencyKey, IdempotentInsert, TaskRepository};
+pub use service::{Created, TaskService};

@@ -1,0 +1,527 @@
+//! The task, its enumerations and the rules for creating and changing one.
+
+use crate::user::UserId;
+use crate::validation::ValidationErrors;
+use chrono::{DateTime, Days, Months, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use uuid::Uuid;
+use validator::Validate;
+
+/// `pending` | `in_progress` | `completed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+impl TaskStatus {
+    pub const ALL: [Self; 3] = [Self::Pending, Self::InProgress, Self::Completed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// `low` < `medium` < `high`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub const ALL: [Self; 3] = [Self::Low, Self::Medium, Self::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+
+    /// The stored, sortable rank: 1, 2, 3.
+    pub fn rank(self) -> i16 {
+        match self {
+            Self::Low => 1,
+            Self::Medium => 2,
+            Self::High => 3,
+        }
+    }
+
+    pub fn from_rank(rank: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+}
+
+/// How a task repeats once completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recurrence {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Recurrence {
+    pub const ALL: [Self; 3] = [Self::Daily, Self::Weekly, Self::Monthly];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::Monthly => "monthly",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+
+    /// The due date one period later, in UTC. A monthly step from the 29th–31st lands on the
+    /// last day of a shorter month (Jan 31 → Feb 28).
+    pub fn advance(self, due: DateTime<Utc>) -> DateTime<Utc> {
+        let next = match self {
+            Self::Daily => due.checked_add_days(Days::new(1)),
+            Self::Weekly => due.checked_add_days(Days::new(7)),
+            // chrono clamps the day to the end of the target month.
+            Self::Monthly => due.checked_add_months(Months::new(1)),
+        };
+        next.unwrap_or(due)
+    }
+}
+
+/// A task as stored and returned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub recurrence: Option<Recurrence>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    /// The task whose completion created this one (internal; not part of the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_occurrence_id: Option<Uuid>,
+}
+
+/// The fields of a new task as the client sent them, before any rule is checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NewTaskFields {
+    pub title: String,
+    pub description: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub recurrence: Option<Recurrence>,
+}
+
+/// A new task that has passed every rule.
+#[derive(Clone, Debug, PartialEq, Validate)]
+pub struct NewTask {
+    #[validate(length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"))]
+    title: String,
+    #[validate(length(max = 1000, message = "must have at most 1000 characters"))]
+    description: Option<String>,
+    status: TaskStatus,
+    priority: Priority,
+    #[validate(length(max = 10, message = "at most 10 tags"))]
+    tags: Vec<String>,
+    due_date: Option<DateTime<Utc>>,
+    recurrence: Option<Recurrence>,
+}
+
+impl NewTask {
+    /// Normalises (title trimmed; tags lowercased, duplicates dropped) and checks every rule,
+    /// reporting every broken one.
+    pub fn parse(fields: NewTaskFields) -> Result<Self, ValidationErrors> {
+        let task = Self {
+            title: fields.title.trim().to_owned(),
+            description: fields.description,
+            status: fields.status.unwrap_or(TaskStatus::Pending),
+            priority: fields.priority.unwrap_or(Priority::Medium),
+            tags: normalize_tags(fields.tags.unwrap_or_default()),
+            due_date: fields.due_date,
+            recurrence: fields.recurrence,
+        };
+        let mut errors: ValidationErrors = task.validate().err().map(Into::into).unwrap_or_default();
+        check_tag_items(&task.tags, &mut errors);
+        errors.into_result(task)
+    }
+
+    /// The task this input creates. A task created already completed gets `completed_at`
+    /// and, like any creation, no next occurrence.
+    pub fn into_task(self, user: &UserId, id: Uuid, now: DateTime<Utc>) -> Task {
+        Task {
+            id,
+            user_id: user.as_ref().to_owned(),
+            title: self.title,
+            description: self.description,
+            status: self.status,
+            priority: self.priority,
+            tags: self.tags,
+            due_date: self.due_date,
+            recurrence: self.recurrence,
+            completed_at: (self.status == TaskStatus::Completed).then_some(now),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+            previous_occurrence_id: None,
+        }
+    }
+}
+
+/// A JSON merge patch of a task's writable fields, checked. `Some(None)` clears a nullable
+/// field; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Validate)]
+pub struct TaskPatch {
+    #[validate(length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"))]
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Priority>,
+    #[validate(length(max = 10, message = "at most 10 tags"))]
+    pub tags: Option<Vec<String>>,
+    pub due_date: Option<Option<DateTime<Utc>>>,
+    pub recurrence: Option<Option<Recurrence>>,
+}
+
+impl TaskPatch {
+    /// Normalises like [`NewTask::parse`] and checks the rules of the fields present.
+    pub fn parse(mut patch: TaskPatch) -> Result<Self, ValidationErrors> {
+        patch.title = patch.title.map(|t| t.trim().to_owned());
+        patch.tags = patch.tags.map(normalize_tags);
+        let mut errors: ValidationErrors = patch.validate().err().map(Into::into).unwrap_or_default();
+        if let Some(Some(description)) = &patch.description
+            && description.chars().count() > 1000
+        {
+            errors.add("description", "length", "must have at most 1000 characters");
+        }
+        if let Some(tags) = &patch.tags {
+            check_tag_items(tags, &mut errors);
+        }
+        errors.into_result(patch)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == TaskPatch::default()
+    }
+}
+
+impl Task {
+    /// The task after `patch`, or `None` when the patch changes nothing (so neither
+    /// `version` nor `updated_at` move). Entering `completed` sets `completed_at`; leaving it
+    /// clears it.
+    pub fn apply(&self, patch: &TaskPatch, now: DateTime<Utc>) -> Option<Task> {
+        let mut next = self.clone();
+        if let Some(title) = &patch.title {
+            next.title.clone_from(title);
+        }
+        if let Some(description) = &patch.description {
+            next.description.clone_from(description);
+        }
+        if let Some(status) = patch.status {
+            next.status = status;
+        }
+        if let Some(priority) = patch.priority {
+            next.priority = priority;
+        }
+        if let Some(tags) = &patch.tags {
+            next.tags.clone_from(tags);
+        }
+        if let Some(due_date) = patch.due_date {
+            next.due_date = due_date;
+        }
+        if let Some(recurrence) = patch.recurrence {
+            next.recurrence = recurrence;
+        }
+        if next == *self {
+            return None;
+        }
+        next.completed_at = match (self.status, next.status) {
+            (TaskStatus::Completed, TaskStatus::Completed) => self.completed_at,
+            (_, TaskStatus::Completed) => Some(now),
+            _ => None,
+        };
+        next.version = self.version + 1;
+        next.updated_at = now;
+        Some(next)
+    }
+
+    /// True when this change completes the task (it was not completed before).
+    pub fn completes(&self, before: &Task) -> bool {
+        before.status != TaskStatus::Completed && self.status == TaskStatus::Completed
+    }
+
+    /// The next occurrence of a completed recurring task with a due date: same title,
+    /// description, priority, tags and recurrence, pending, due one period later.
+    pub fn next_occurrence(&self, id: Uuid, now: DateTime<Utc>) -> Option<Task> {
+        if self.status != TaskStatus::Completed {
+            return None;
+        }
+        let (recurrence, due) = (self.recurrence?, self.due_date?);
+        Some(Task {
+            id,
+            user_id: self.user_id.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            status: TaskStatus::Pending,
+            priority: self.priority,
+            tags: self.tags.clone(),
+            due_date: Some(recurrence.advance(due)),
+            recurrence: Some(recurrence),
+            completed_at: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            version: 1,
+            previous_occurrence_id: Some(self.id),
+        })
+    }
+
+    /// Due in the past, not completed, not deleted.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.deleted_at.is_none() && self.status != TaskStatus::Completed && self.due_date.is_some_and(|d| d < now)
+    }
+}
+
+fn normalize_tags(tags: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    tags.into_iter().map(|t| t.to_lowercase()).filter(|t| seen.insert(t.clone())).collect()
+}
+
+fn check_tag_items(tags: &[String], errors: &mut ValidationErrors) {
+    for (index, tag) in tags.iter().enumerate() {
+        let length = tag.chars().count();
+        if !(1..=32).contains(&length) {
+            errors.add(format!("tags[{index}]"), "length", "must have 1 to 32 characters");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).single().expect("valid date")
+    }
+
+    fn fields(title: &str) -> NewTaskFields {
+        NewTaskFields { title: title.to_owned(), ..NewTaskFields::default() }
+    }
+
+    fn task() -> Task {
+        let user = UserId::parse("alice").expect("user");
+        NewTask::parse(fields("Water the plants")).expect("valid").into_task(&user, Uuid::now_v7(), at(2025, 1, 1))
+    }
+
+    #[test]
+    fn a_new_task_gets_the_documented_defaults() {
+        let t = task();
+        assert_eq!((t.status, t.priority, t.version), (TaskStatus::Pending, Priority::Medium, 1));
+        assert!(t.tags.is_empty() && t.completed_at.is_none() && t.deleted_at.is_none());
+        assert_eq!(t.created_at, t.updated_at);
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_must_keep_one_to_200_characters() {
+        assert_eq!(NewTask::parse(fields("  hi  ")).expect("valid").title, "hi");
+        let errors = NewTask::parse(fields("   ")).expect_err("blank");
+        assert_eq!(
+            errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
+            [("title", "length")]
+        );
+        assert!(NewTask::parse(fields(&"ü".repeat(200))).is_ok(), "characters, not bytes");
+        assert!(NewTask::parse(fields(&"x".repeat(201))).is_err());
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported() {
+        let errors = NewTask::parse(NewTaskFields {
+            title: String::new(),
+            description: Some("d".repeat(1001)),
+            tags: Some((0..11).map(|i| format!("t{i}")).chain([String::new()]).collect()),
+            ..NewTaskFields::default()
+        })
+        .expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["description", "tags", "title", "tags[11]"]);
+    }
+
+    #[test]
+    fn tags_are_lowercased_deduplicated_and_keep_their_order() {
+        let t = NewTask::parse(NewTaskFields {
+            title: "t".into(),
+            tags: Some(vec!["Home".into(), "work".into(), "HOME".into(), "Ärger".into()]),
+            ..NewTaskFields::default()
+        })
+        .expect("valid");
+        assert_eq!(t.tags, ["home", "work", "ärger"]);
+        let eleven_with_duplicates: Vec<String> = (0..10).map(|i| format!("t{i}")).chain(["T0".to_owned()]).collect();
+        assert!(
+            NewTask::parse(NewTaskFields {
+                title: "t".into(),
+                tags: Some(eleven_with_duplicates),
+                ..NewTaskFields::default()
+            })
+            .is_ok()
+        );
+        let too_long = NewTask::parse(NewTaskFields {
+            title: "t".into(),
+            tags: Some(vec!["x".repeat(33)]),
+            ..NewTaskFields::default()
+        });
+        assert_eq!(too_long.expect_err("too long").iter().next().map(|e| e.field.clone()), Some("tags[0]".into()));
+    }
+
+    #[test]
+    fn a_task_created_completed_has_completed_at_and_no_next_occurrence_yet() {
+        let user = UserId::parse("u").expect("user");
+        let t = NewTask::parse(NewTaskFields {
+            title: "t".into(),
+            status: Some(TaskStatus::Completed),
+            ..NewTaskFields::default()
+        })
+        .expect("valid")
+        .into_task(&user, Uuid::now_v7(), at(2025, 1, 1));
+        assert_eq!(t.completed_at, Some(at(2025, 1, 1)));
+    }
+
+    #[test]
+    fn a_patch_that_changes_nothing_changes_nothing() {
+        let t = task();
+        let same = TaskPatch::parse(TaskPatch { title: Some(t.title.clone()), ..TaskPatch::default() }).expect("valid");
+        assert_eq!(t.apply(&same, at(2025, 2, 1)), None);
+        assert_eq!(t.apply(&TaskPatch::default(), at(2025, 2, 1)), None);
+    }
+
+    #[test]
+    fn a_change_bumps_version_and_updated_at() {
+        let t = task();
+        let patch = TaskPatch { priority: Some(Priority::High), ..TaskPatch::default() };
+        let changed = t.apply(&patch, at(2025, 2, 1)).expect("changed");
+        assert_eq!((changed.version, changed.updated_at, changed.priority), (2, at(2025, 2, 1), Priority::High));
+        assert_eq!(changed.created_at, t.created_at);
+    }
+
+    #[test]
+    fn completed_at_follows_the_status() {
+        let t = task();
+        let done = t
+            .apply(&TaskPatch { status: Some(TaskStatus::Completed), ..TaskPatch::default() }, at(2025, 2, 1))
+            .expect("done");
+        assert_eq!(done.completed_at, Some(at(2025, 2, 1)));
+        assert!(done.completes(&t));
+        let retitled = done
+            .apply(&TaskPatch { title: Some("x".into()), ..TaskPatch::default() }, at(2025, 3, 1))
+            .expect("changed");
+        assert_eq!(retitled.completed_at, Some(at(2025, 2, 1)), "staying completed keeps completed_at");
+        assert!(!retitled.completes(&done));
+        let reopened = done
+            .apply(&TaskPatch { status: Some(TaskStatus::InProgress), ..TaskPatch::default() }, at(2025, 3, 1))
+            .expect("reopened");
+        assert_eq!(reopened.completed_at, None);
+    }
+
+    #[test]
+    fn null_clears_nullable_fields() {
+        let mut t = task();
+        t.description = Some("d".into());
+        t.due_date = Some(at(2025, 5, 1));
+        t.recurrence = Some(Recurrence::Daily);
+        let patch =
+            TaskPatch { description: Some(None), due_date: Some(None), recurrence: Some(None), ..TaskPatch::default() };
+        let cleared = t.apply(&patch, at(2025, 2, 1)).expect("changed");
+        assert_eq!((cleared.description, cleared.due_date, cleared.recurrence), (None, None, None));
+    }
+
+    #[test]
+    fn patch_fields_are_checked_like_new_ones() {
+        let errors = TaskPatch::parse(TaskPatch {
+            title: Some("  ".into()),
+            description: Some(Some("d".repeat(1001))),
+            tags: Some(vec![String::new()]),
+            ..TaskPatch::default()
+        })
+        .expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "description", "tags[0]"]);
+    }
+
+    #[test]
+    fn recurrence_advances_by_one_period_and_clamps_month_ends() {
+        assert_eq!(Recurrence::Daily.advance(at(2025, 12, 31)), at(2026, 1, 1));
+        assert_eq!(Recurrence::Weekly.advance(at(2025, 2, 25)), at(2025, 3, 4));
+        assert_eq!(Recurrence::Monthly.advance(at(2025, 1, 31)), at(2025, 2, 28));
+        assert_eq!(Recurrence::Monthly.advance(at(2024, 1, 30)), at(2024, 2, 29));
+        assert_eq!(Recurrence::Monthly.advance(at(2025, 3, 31)), at(2025, 4, 30));
+        assert_eq!(Recurrence::Monthly.advance(at(2025, 12, 15)), at(2026, 1, 15));
+    }
+
+    #[test]
+    fn only_a_completed_recurring_task_with_a_due_date_has_a_next_occurrence() {
+        let mut t = task();
+        t.tags = vec!["a".into()];
+        t.recurrence = Some(Recurrence::Monthly);
+        t.due_date = Some(at(2025, 1, 31));
+        assert!(t.next_occurrence(Uuid::now_v7(), at(2025, 2, 1)).is_none(), "not completed");
+        t.status = TaskStatus::Completed;
+        let next = t.next_occurrence(Uuid::now_v7(), at(2025, 2, 1)).expect("next");
+        assert_eq!(next.due_date, Some(at(2025, 2, 28)));
+        assert_eq!((next.status, next.version, next.previous_occurrence_id), (TaskStatus::Pending, 1, Some(t.id)));
+        assert_eq!(
+            (&next.title, &next.tags, next.priority, next.recurrence),
+            (&t.title, &t.tags, t.priority, t.recurrence)
+        );
+        t.due_date = None;
+        assert!(t.next_occurrence(Uuid::now_v7(), at(2025, 2, 1)).is_none(), "no due date");
+    }
+
+    #[test]
+    fn overdue_means_due_in_the_past_not_completed_not_deleted() {
+        let mut t = task();
+        t.due_date = Some(at(2025, 1, 1));
+        assert!(t.is_overdue(at(2025, 1, 2)));
+        assert!(!t.is_overdue(at(2024, 12, 31)));
+        t.status = TaskStatus::Completed;
+        assert!(!t.is_overdue(at(2025, 1, 2)));
+    }
+
+    #[test]
+    fn priorities_rank_low_medium_high() {
+        assert!(Priority::Low.rank() < Priority::Medium.rank() && Priority::Medium.rank() < Priority::High.rank());
+        for p in Priority::ALL {
+            assert_eq!(Priority::from_rank(p.rank()), Some(p));
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! What the task service needs from storage. Implemented in `infrastructure`.
+
+use super::list::{Page, TaskListQuery, TaskStats};
+use super::model::Task;
+use crate::error::RepositoryError;
+use crate::user::UserId;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An idempotency key as stored: unique per user and operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub user: UserId,
+    /// The operation, e.g. `tasks.create`.
+    pub scope: &'static str,
+    pub key: String,
+    /// A digest of the request, to tell a retry from a different request.
+    pub request_hash: String,
+}
+
+/// What happened to a create under an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotentInsert {
+    /// The key was new (or expired): the task was inserted and the key now points at it.
+    Inserted,
+    /// The key was used for the same request within its lifetime: the first result.
+    Replay(Task),
+    /// The key was used for a different request.
+    DifferentRequest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    /// The `If-Match` version was not the current one.
+    VersionMismatch {
+        current: i32,
+    },
+}
+
+/// Storage of tasks. Every method is scoped to one user; another user's task behaves exactly
+/// like a missing one. Methods that must be atomic run one transaction.
+#[async_trait::async_trait]
+pub trait TaskRepository: Send + Sync + std::fmt::Debug {
+    /// Inserts one task (one statement).
+    async fn insert(&self, task: &Task) -> Result<(), RepositoryError>;
+
+    /// Inserts the task unless `key` was already used within `ttl`, in one transaction; the
+    /// database's unique key decides between concurrent requests.
+    async fn insert_idempotent(
+        &self,
+        key: &IdempotencyKey,
+        task: &Task,
+        expired_before: DateTime<Utc>,
+    ) -> Result<IdempotentInsert, RepositoryError>;
+
+    /// Inserts all tasks in one transaction, or none.
+    async fn insert_many(&self, tasks: &[Task]) -> Result<(), RepositoryError>;
+
+    /// A task that is not deleted.
+    async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError>;
+
+    /// Writes `updated` if the stored version is still `expected_version` (compare-and-set in
+    /// the UPDATE itself) and, in the same transaction, inserts `next_occurrence` unless one
+    /// already exists for this task. `false`: the task changed or vanished meanwhile.
+    async fn update(
+        &self,
+        expected_version: i32,
+        updated: &Task,
+        next_occurrence: Option<&Task>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Soft-deletes a task that is not deleted, bumping its version.
+    async fn soft_delete(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        expected_version: Option<i32>,
+        now: DateTime<Utc>,
+    ) -> Result<DeleteOutcome, RepositoryError>;
+
+    /// Restores a soft-deleted task, bumping its version; `None` when it is not deleted.
+    async fn restore(&self, user: &UserId, id: Uuid, now: DateTime<Utc>) -> Result<Option<Task>, RepositoryError>;
+
+    /// One page in the query's order, starting after its cursor.
+    async fn list(
+        &self,
+        user: &UserId,
+        query: &TaskListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Page<Task>, RepositoryError>;
+
+    /// Counts computed by the database.
+    async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError>;
+}

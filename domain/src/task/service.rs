@@ -1,0 +1,124 @@
+//! The task service: the use cases of the tasks API, over a [`TaskRepository`].
+
+use super::list::{Page, TaskListQuery, TaskStats};
+use super::model::{NewTask, Task, TaskPatch};
+use super::ports::{DeleteOutcome, IdempotencyKey, IdempotentInsert, TaskRepository};
+use crate::clock::Clock;
+use crate::error::{DomainError, Result};
+use crate::user::UserId;
+use chrono::Duration;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How long an idempotency key keeps its first response.
+pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
+/// Attempts at a read-modify-write without `If-Match` before giving up with a conflict.
+const UPDATE_ATTEMPTS: usize = 5;
+
+/// A created task, and whether it is the replay of an earlier create with the same key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub task: Task,
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskService {
+    repo: Arc<dyn TaskRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl TaskService {
+    pub fn new(repo: Arc<dyn TaskRepository>, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, clock }
+    }
+
+    /// Creates a task. With an idempotency key (and the request's digest), a retry within
+    /// [`IDEMPOTENCY_TTL`] returns the first result and writes nothing; the same key with a
+    /// different request is refused.
+    #[tracing::instrument(skip_all, fields(user = %user))]
+    pub async fn create(&self, user: &UserId, new: NewTask, idempotency: Option<(String, String)>) -> Result<Created> {
+        let now = self.clock.now();
+        let task = new.into_task(user, Uuid::now_v7(), now);
+        let Some((key, request_hash)) = idempotency else {
+            self.repo.insert(&task).await?;
+            return Ok(Created { task, replayed: false });
+        };
+        let key = IdempotencyKey { user: user.clone(), scope: "tasks.create", key, request_hash };
+        match self.repo.insert_idempotent(&key, &task, now - IDEMPOTENCY_TTL).await? {
+            IdempotentInsert::Inserted => Ok(Created { task, replayed: false }),
+            IdempotentInsert::Replay(first) => Ok(Created { task: first, replayed: true }),
+            IdempotentInsert::DifferentRequest => Err(DomainError::IdempotencyKeyReused),
+        }
+    }
+
+    /// Creates every task or none.
+    #[tracing::instrument(skip_all, fields(user = %user, count = new.len()))]
+    pub async fn create_many(&self, user: &UserId, new: Vec<NewTask>) -> Result<Vec<Task>> {
+        let now = self.clock.now();
+        let tasks: Vec<Task> = new.into_iter().map(|n| n.into_task(user, Uuid::now_v7(), now)).collect();
+        self.repo.insert_many(&tasks).await?;
+        Ok(tasks)
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Task> {
+        self.repo.find(user, id).await?.ok_or(DomainError::NotFound)
+    }
+
+    /// Applies a merge patch. With `if_match`, a stale version is refused and nothing changes.
+    /// Without it, a concurrent change makes the patch re-apply to the newer version. Either
+    /// way the write is a compare-and-set on `version`, so two writers never both win.
+    /// Completing a recurring task with a due date creates its next occurrence in the same
+    /// transaction, at most once per task.
+    #[tracing::instrument(skip(self, patch), fields(user = %user))]
+    pub async fn update(&self, user: &UserId, id: Uuid, patch: TaskPatch, if_match: Option<i32>) -> Result<Task> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let current = self.get(user, id).await?;
+            if let Some(expected) = if_match.filter(|v| *v != current.version) {
+                return Err(DomainError::PreconditionFailed { expected, current: current.version });
+            }
+            let now = self.clock.now();
+            let Some(updated) = current.apply(&patch, now) else {
+                return Ok(current);
+            };
+            let next = if updated.completes(&current) { updated.next_occurrence(Uuid::now_v7(), now) } else { None };
+            if self.repo.update(current.version, &updated, next.as_ref()).await? {
+                return Ok(updated);
+            }
+            if let Some(expected) = if_match {
+                let current = self.get(user, id).await?;
+                return Err(DomainError::PreconditionFailed { expected, current: current.version });
+            }
+        }
+        Err(DomainError::Conflict("the task kept changing while it was being updated; retry".into()))
+    }
+
+    /// Soft-deletes a task (it can be restored).
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    pub async fn delete(&self, user: &UserId, id: Uuid, if_match: Option<i32>) -> Result<()> {
+        match self.repo.soft_delete(user, id, if_match, self.clock.now()).await? {
+            DeleteOutcome::Deleted => Ok(()),
+            DeleteOutcome::NotFound => Err(DomainError::NotFound),
+            DeleteOutcome::VersionMismatch { current } => {
+                Err(DomainError::PreconditionFailed { expected: if_match.unwrap_or_default(), current })
+            }
+        }
+    }
+
+    /// Restores a soft-deleted task.
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    pub async fn restore(&self, user: &UserId, id: Uuid) -> Result<Task> {
+        self.repo.restore(user, id, self.clock.now()).await?.ok_or(DomainError::NotFound)
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    pub async fn list(&self, user: &UserId, query: &TaskListQuery) -> Result<Page<Task>> {
+        Ok(self.repo.list(user, query, self.clock.now()).await?)
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    pub async fn stats(&self, user: &UserId) -> Result<TaskStats> {
+        Ok(self.repo.stats(user, self.clock.now()).await?)
+    }
+}

@@ -1,0 +1,155 @@
+//! Classifying database errors: is the database away (the request may succeed later), or is
+//! this a failure retrying cannot fix?
+//!
+//! Neon suspends idle computes and drops their connections; while one wakes, clients see
+//! refused or reset connections, `57P01` (terminating connection due to administrator
+//! command), `57P03` (cannot connect now) or pooler errors. Those, pool timeouts, statement
+//! timeouts and serialization failures are [`Failure::Transient`]; everything else is
+//! [`Failure::Permanent`].
+
+use domain::RepositoryError;
+use sea_orm::{DbErr, RuntimeErr};
+
+/// Why a transient failure happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransientKind {
+    /// No connection could be opened or an open one broke (refused, reset, TLS, closed).
+    Connection,
+    /// Every pooled connection stayed busy for the whole acquire timeout.
+    PoolExhausted,
+    /// The server or pooler is shutting down, starting up or out of connections.
+    ServerUnavailable,
+    /// The statement ran past `statement_timeout`.
+    StatementTimeout,
+    /// Serialization failure or deadlock: the transaction was rolled back and may be retried.
+    Conflict,
+    /// SQLite's single writer stayed busy past the busy timeout.
+    Busy,
+}
+
+/// The class of a database error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Transient(TransientKind),
+    Permanent,
+}
+
+/// Classifies a sea-orm error by what caused it.
+pub fn classify(error: &DbErr) -> Failure {
+    match error {
+        DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => Failure::Transient(TransientKind::PoolExhausted),
+        DbErr::ConnectionAcquire(_) => Failure::Transient(TransientKind::Connection),
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => classify_sqlx(e),
+        DbErr::Conn(_) => Failure::Transient(TransientKind::Connection),
+        _ => Failure::Permanent,
+    }
+}
+
+fn classify_sqlx(error: &sea_orm::sqlx::Error) -> Failure {
+    use sea_orm::sqlx::Error;
+    match error {
+        Error::Io(_) | Error::Tls(_) | Error::WorkerCrashed | Error::PoolClosed | Error::Protocol(_) => {
+            Failure::Transient(TransientKind::Connection)
+        }
+        Error::PoolTimedOut => Failure::Transient(TransientKind::PoolExhausted),
+        Error::Database(db) => match db.code().as_deref() {
+            Some(code) => classify_code(code),
+            None => classify_message(db.message()),
+        },
+        _ => Failure::Permanent,
+    }
+}
+
+/// PostgreSQL SQLSTATEs and SQLite result codes.
+pub fn classify_code(code: &str) -> Failure {
+    match code {
+        // Class 08: connection exception.
+        c if c.starts_with("08") => Failure::Transient(TransientKind::Connection),
+        // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+        "57P01" | "57P02" | "57P03" | "53300" => Failure::Transient(TransientKind::ServerUnavailable),
+        "57014" => Failure::Transient(TransientKind::StatementTimeout),
+        "40001" | "40P01" => Failure::Transient(TransientKind::Conflict),
+        // SQLITE_BUSY and its extended codes (5, 261, 517, 773); SQLITE_LOCKED (6, 262).
+        "5" | "261" | "517" | "773" | "6" | "262" => Failure::Transient(TransientKind::Busy),
+        _ => Failure::Permanent,
+    }
+}
+
+/// PgBouncer reports some conditions as errors without a SQLSTATE of their own.
+fn classify_message(message: &str) -> Failure {
+    let m = message.to_ascii_lowercase();
+    let unavailable = [
+        "pgbouncer cannot connect to server",
+        "server conn crashed",
+        "no more connections allowed",
+        "query_wait_timeout",
+        "server login has been failing",
+        "couldn't connect to compute node",
+    ];
+    if unavailable.iter().any(|p| m.contains(p)) {
+        Failure::Transient(TransientKind::ServerUnavailable)
+    } else {
+        Failure::Permanent
+    }
+}
+
+/// The port-level error for a database error: transient ones mean "unavailable".
+pub fn to_repository_error(error: DbErr) -> RepositoryError {
+    match classify(&error) {
+        Failure::Transient(kind) => RepositoryError::Unavailable(format!("{kind:?}: {error}")),
+        Failure::Permanent => RepositoryError::Internal(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_codes_are_classified() {
+        assert_eq!(classify_code("57P01"), Failure::Transient(TransientKind::ServerUnavailable));
+        assert_eq!(classify_code("57P03"), Failure::Transient(TransientKind::ServerUnavailable));
+        assert_eq!(classify_code("08006"), Failure::Transient(TransientKind::Connection));
+        assert_eq!(classify_code("40001"), Failure::Transient(TransientKind::Conflict));
+        assert_eq!(classify_code("40P01"), Failure::Transient(TransientKind::Conflict));
+        assert_eq!(classify_code("57014"), Failure::Transient(TransientKind::StatementTimeout));
+        assert_eq!(classify_code("23505"), Failure::Permanent, "unique violation");
+        assert_eq!(classify_code("42P01"), Failure::Permanent, "undefined table");
+    }
+
+    #[test]
+    fn sqlite_busy_is_transient() {
+        assert_eq!(classify_code("5"), Failure::Transient(TransientKind::Busy));
+        assert_eq!(classify_code("517"), Failure::Transient(TransientKind::Busy));
+        assert_eq!(classify_code("19"), Failure::Permanent, "constraint");
+    }
+
+    #[test]
+    fn pool_and_connection_errors_are_transient() {
+        assert_eq!(
+            classify(&DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
+            Failure::Transient(TransientKind::PoolExhausted)
+        );
+        let refused = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            classify(&DbErr::Conn(RuntimeErr::SqlxError(refused.into()))),
+            Failure::Transient(TransientKind::Connection)
+        );
+        assert_eq!(classify(&DbErr::RecordNotFound("x".into())), Failure::Permanent);
+    }
+
+    #[test]
+    fn pooler_messages_without_a_code_are_recognised() {
+        assert_eq!(
+            classify_message("pgbouncer cannot connect to server"),
+            Failure::Transient(TransientKind::ServerUnavailable)
+        );
+        assert_eq!(
+            classify_message("Couldn't connect to compute node"),
+            Failure::Transient(TransientKind::ServerUnavailable)
+        );
+        assert_eq!(classify_message("syntax error"), Failure::Permanent);
+    }
+}
