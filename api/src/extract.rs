@@ -61,6 +61,63 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// A JSON body that may be absent: an empty body is `None`; anything else is held to the
+/// same rules as [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody(pub Option<Value>);
+
+impl FromRequest for OptionalJsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let empty =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == "0")
+                || (req.headers().get(header::CONTENT_LENGTH).is_none()
+                    && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        if empty {
+            return Box::pin(async { Ok(OptionalJsonBody(None)) });
+        }
+        let body = JsonBody::from_request(req, payload);
+        Box::pin(async move { body.await.map(|b| OptionalJsonBody(Some(b.0))) })
+    }
+}
+
+/// `limit` (1–100, default 20), `cursor` and, where a route has one, `order`, with every
+/// other parameter refused.
+#[derive(Debug, Default)]
+pub struct PageParams {
+    pub limit: u64,
+    pub cursor: Option<String>,
+    pub order: Option<String>,
+}
+
+impl PageParams {
+    pub fn parse(raw: &str, allow_order: bool) -> (Self, ValidationErrors) {
+        let mut params = PageParams { limit: 20, ..PageParams::default() };
+        let mut errors = ValidationErrors::new();
+        let mut seen: Vec<String> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            let (name, value) = (name.into_owned(), value.into_owned());
+            if seen.contains(&name) {
+                errors.add(name, "repeated", "may be given only once");
+                continue;
+            }
+            seen.push(name.clone());
+            match name.as_str() {
+                "limit" => match value.parse::<u64>() {
+                    Ok(n @ 1..=100) => params.limit = n,
+                    _ => errors.add("limit", "range", "must be an integer from 1 to 100"),
+                },
+                "cursor" => params.cursor = Some(value),
+                "order" if allow_order => params.order = Some(value),
+                _ => errors.add(name, "unknown_parameter", "is not a parameter of this list"),
+            }
+        }
+        (params, errors)
+    }
+}
+
 /// Reads a JSON object field by field, collecting every problem.
 #[derive(Debug)]
 pub struct ObjectReader {

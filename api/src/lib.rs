@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod request_id;
 pub mod routes;
+pub mod server_timing;
 pub mod startup;
 pub mod telemetry;
 

@@ -3,14 +3,15 @@
 use crate::auth::TokenKeys;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
-use crate::{request_id, routes};
+use crate::{request_id, routes, server_timing};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use domain::SystemClock;
+use domain::conversation::ConversationService;
 use domain::task::TaskService;
 use infrastructure::database::migrate::{self, MigrateCommand};
-use infrastructure::repositories::SeaTaskRepository;
+use infrastructure::repositories::{SeaConversationRepository, SeaTaskRepository};
 use infrastructure::{Database, Settings};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
@@ -98,6 +99,10 @@ fn run(listener: TcpListener, database: Database, keys: TokenKeys) -> Result<Ser
         Arc::new(SeaTaskRepository::new(database.traffic().clone())),
         Arc::new(SystemClock),
     ));
+    let conversations = web::Data::new(ConversationService::new(
+        Arc::new(SeaConversationRepository::new(database.traffic().clone())),
+        Arc::new(SystemClock),
+    ));
     let keys = web::Data::new(keys);
     let database = web::Data::new(database);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -105,10 +110,12 @@ fn run(listener: TcpListener, database: Database, keys: TokenKeys) -> Result<Ser
         App::new()
             .app_data(database.clone())
             .app_data(tasks.clone())
+            .app_data(conversations.clone())
             .app_data(keys.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+            .wrap(from_fn(server_timing::middleware))
             .wrap(TracingLogger::default())
             .wrap(from_fn(request_id::middleware))
     })

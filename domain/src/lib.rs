@@ -6,12 +6,15 @@
 //! [`task::NewTask`] that exists has passed every rule.
 
 pub mod clock;
+pub mod conversation;
 pub mod error;
+pub mod page;
 pub mod task;
 pub mod user;
 pub mod validation;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{DomainError, RepositoryError, Result};
+pub use page::Page;
 pub use user::UserId;
 pub use validation::{FieldError, ValidationErrors};

@@ -309,6 +309,11 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("request")
     }
 
+    /// The service's own database, when the test made one.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self._database.as_ref()
+    }
+
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
@@ -412,4 +417,15 @@ impl Drop for RunningBinary {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The statement count the service reported in `Server-Timing` for this response.
+pub fn statements(response: &reqwest::Response) -> u64 {
+    let header = response.headers().get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    header
+        .split("statements=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no statement count in Server-Timing: {header:?}"))
 }

@@ -10,10 +10,15 @@
 //!
 //! The role in `TEST_DATABASE_URL` needs CREATEDB, like Neon's `neondb_owner`.
 
+mod conversations;
 mod database;
+mod errors;
 mod health;
 mod helpers;
 mod migrations;
 mod schema;
 mod secrets;
+mod tasks_api;
+mod tasks_concurrency;
+mod tasks_listing;
 mod tasks_smoke;

@@ -1,10 +1,11 @@
-//! Opaque page cursors: URL-safe base64 of a small JSON document naming the sort order, the
-//! last row's sort key and its id. Decoding is strict: a cursor that does not decode, names
-//! another sort order, or carries a key of the wrong type is a 400, never a 500.
+//! Opaque page cursors: URL-safe base64 of a small JSON document naming the order, the last
+//! row's sort key and its id. Decoding is strict: a cursor that does not decode, names another
+//! order, or carries a key of the wrong type is a 400, never a 500.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use domain::conversation::{ConversationCursor, MessageCursor, MessageOrder};
 use domain::task::{Cursor, CursorKey, Sort};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,8 @@ pub enum CursorError {
     Invalid,
     #[error("the cursor belongs to sort={0}; repeat the request that produced it")]
     OtherSort(String),
+    #[error("the cursor belongs to order={0}; repeat the request that produced it")]
+    OtherOrder(String),
 }
 
 pub fn decode(raw: &str, sort: Sort) -> Result<Cursor, CursorError> {
@@ -59,6 +62,51 @@ pub fn decode(raw: &str, sort: Sort) -> Result<Cursor, CursorError> {
     if cursor.is_consistent() { Ok(cursor) } else { Err(CursorError::Invalid) }
 }
 
+/// A conversation list position: `{"u": updated_at, "i": id}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConversationWire {
+    u: String,
+    i: uuid::Uuid,
+}
+
+pub fn encode_conversation(cursor: &ConversationCursor) -> String {
+    let wire = ConversationWire { u: super::timestamp(&cursor.updated_at), i: cursor.id };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
+}
+
+pub fn decode_conversation(raw: &str) -> Result<ConversationCursor, CursorError> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| CursorError::Invalid)?;
+    let wire: ConversationWire = serde_json::from_slice(&bytes).map_err(|_| CursorError::Invalid)?;
+    let updated_at = DateTime::parse_from_rfc3339(&wire.u).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc);
+    Ok(ConversationCursor { updated_at, id: wire.i })
+}
+
+/// A message list position: `{"o": "asc"|"desc", "t": created_at, "i": id}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageWire {
+    o: String,
+    t: String,
+    i: uuid::Uuid,
+}
+
+pub fn encode_message(cursor: &MessageCursor) -> String {
+    let wire =
+        MessageWire { o: cursor.order.as_str().to_owned(), t: super::timestamp(&cursor.created_at), i: cursor.id };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
+}
+
+pub fn decode_message(raw: &str, order: MessageOrder) -> Result<MessageCursor, CursorError> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| CursorError::Invalid)?;
+    let wire: MessageWire = serde_json::from_slice(&bytes).map_err(|_| CursorError::Invalid)?;
+    if wire.o != order.as_str() {
+        return Err(CursorError::OtherOrder(wire.o));
+    }
+    let created_at = DateTime::parse_from_rfc3339(&wire.t).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc);
+    Ok(MessageCursor { order, created_at, id: wire.i })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +125,17 @@ mod tests {
         ] {
             assert_eq!(decode(&encode(&cursor), cursor.sort), Ok(cursor));
         }
+    }
+
+    #[test]
+    fn conversation_and_message_cursors_round_trip_and_check_their_order() {
+        let at = DateTime::parse_from_rfc3339("2025-01-02T03:04:05.123456Z").expect("t").with_timezone(&Utc);
+        let c = ConversationCursor { updated_at: at, id: uuid::Uuid::now_v7() };
+        assert_eq!(decode_conversation(&encode_conversation(&c)), Ok(c));
+        let m = MessageCursor { order: MessageOrder::Desc, created_at: at, id: uuid::Uuid::now_v7() };
+        assert_eq!(decode_message(&encode_message(&m), MessageOrder::Desc), Ok(m));
+        assert_eq!(decode_message(&encode_message(&m), MessageOrder::Asc), Err(CursorError::OtherOrder("desc".into())));
+        assert_eq!(decode_conversation(&encode_message(&m)), Err(CursorError::Invalid));
     }
 
     #[test]

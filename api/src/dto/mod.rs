@@ -1,6 +1,7 @@
 //! Request and response shapes. Requests become domain types through `TryFrom`-style
 //! parsing that reports every problem; responses are built from domain types.
 
+pub mod conversations;
 pub mod cursor;
 pub mod tasks;
 

@@ -131,13 +131,6 @@ pub struct TaskListQuery {
     pub after: Option<Cursor>,
 }
 
-/// A page of results and where the next one starts (`None`: this was the last).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next: Option<Cursor>,
-}
-
 /// Counts over a user's tasks that are not deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskStats {

@@ -5,7 +5,7 @@ mod model;
 mod ports;
 mod service;
 
-pub use list::{Cursor, CursorKey, Direction, Page, Sort, SortField, TaskFilter, TaskListQuery, TaskStats};
+pub use list::{Cursor, CursorKey, Direction, Sort, SortField, TaskFilter, TaskListQuery, TaskStats};
 pub use model::{NewTask, NewTaskFields, Priority, Recurrence, Task, TaskPatch, TaskStatus};
 pub use ports::{DeleteOutcome, IdempotencyKey, IdempotentInsert, TaskRepository};
 pub use service::{Created, TaskService};

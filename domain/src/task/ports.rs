@@ -1,8 +1,9 @@
 //! What the task service needs from storage. Implemented in `infrastructure`.
 
-use super::list::{Page, TaskListQuery, TaskStats};
+use super::list::{Cursor, TaskListQuery, TaskStats};
 use super::model::Task;
 use crate::error::RepositoryError;
+use crate::page::Page;
 use crate::user::UserId;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -89,7 +90,7 @@ pub trait TaskRepository: Send + Sync + std::fmt::Debug {
         user: &UserId,
         query: &TaskListQuery,
         now: DateTime<Utc>,
-    ) -> Result<Page<Task>, RepositoryError>;
+    ) -> Result<Page<Task, Cursor>, RepositoryError>;
 
     /// Counts computed by the database.
     async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError>;

@@ -1,10 +1,11 @@
 //! The task service: the use cases of the tasks API, over a [`TaskRepository`].
 
-use super::list::{Page, TaskListQuery, TaskStats};
+use super::list::{Cursor, TaskListQuery, TaskStats};
 use super::model::{NewTask, Task, TaskPatch};
 use super::ports::{DeleteOutcome, IdempotencyKey, IdempotentInsert, TaskRepository};
 use crate::clock::Clock;
 use crate::error::{DomainError, Result};
+use crate::page::Page;
 use crate::user::UserId;
 use chrono::Duration;
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use uuid::Uuid;
 
 /// How long an idempotency key keeps its first response.
 pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
-/// Attempts at a read-modify-write without `If-Match` before giving up with a conflict.
-const UPDATE_ATTEMPTS: usize = 5;
+/// Attempts at a read-modify-write without `If-Match` before giving up with a conflict. Each
+/// round at least one concurrent writer wins, so this many writers on one task all succeed.
+const UPDATE_ATTEMPTS: usize = 16;
 
 /// A created task, and whether it is the replay of an earlier create with the same key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,7 +115,7 @@ impl TaskService {
     }
 
     #[tracing::instrument(skip(self), fields(user = %user))]
-    pub async fn list(&self, user: &UserId, query: &TaskListQuery) -> Result<Page<Task>> {
+    pub async fn list(&self, user: &UserId, query: &TaskListQuery) -> Result<Page<Task, Cursor>> {
         Ok(self.repo.list(user, query, self.clock.now()).await?)
     }
 

@@ -14,6 +14,7 @@
 
 pub mod errors;
 pub mod migrate;
+pub mod statements;
 pub mod url;
 
 use crate::settings::{DatabaseSettings, SettingsError};
@@ -47,7 +48,9 @@ impl Database {
         let traffic_url = settings.traffic_url()?;
         let backend = traffic_url.backend();
         prepare_sqlite_file(&traffic_url)?;
-        let traffic = sea_orm::Database::connect(connect_options(&traffic_url, settings, PoolRole::Traffic)).await?;
+        let mut traffic =
+            sea_orm::Database::connect(connect_options(&traffic_url, settings, PoolRole::Traffic)).await?;
+        traffic.set_metric_callback(statements::record);
         let pooled = settings.url_pooled.is_some();
         let direct = if pooled {
             let direct_url = settings.direct_url()?;

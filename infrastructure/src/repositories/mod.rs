@@ -5,8 +5,10 @@
 //! as `BEGIN IMMEDIATE` on SQLite so two writers queue on the busy timeout instead of one
 //! failing when it upgrades its read lock.
 
+mod conversations;
 mod tasks;
 
+pub use conversations::SeaConversationRepository;
 pub use tasks::SeaTaskRepository;
 
 use crate::database::errors::to_repository_error;

@@ -3,10 +3,10 @@
 use super::{begin_write, corrupt, db_err};
 use chrono::{DateTime, Utc};
 use domain::task::{
-    Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Page, Priority, Recurrence,
-    SortField, Task, TaskFilter, TaskListQuery, TaskRepository, TaskStats, TaskStatus,
+    Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Priority, Recurrence, SortField,
+    Task, TaskFilter, TaskListQuery, TaskRepository, TaskStats, TaskStatus,
 };
-use domain::{RepositoryError, UserId};
+use domain::{Page, RepositoryError, UserId};
 use entity::{idempotency_key, task};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
@@ -104,9 +104,14 @@ fn not_completed() -> SimpleExpr {
     task::Column::Status.ne(TaskStatus::Completed.as_str())
 }
 
-/// Due in the past, not completed, not deleted.
+/// Due in the past, not completed, not deleted. Never NULL, so `NOT overdue` keeps the tasks
+/// without a due date (SQL's three-valued logic would drop them).
 fn overdue(now: DateTime<Utc>) -> SimpleExpr {
-    task::Column::DueDate.lt(now).and(not_completed()).and(task::Column::DeletedAt.is_null())
+    task::Column::DueDate
+        .is_not_null()
+        .and(task::Column::DueDate.lt(now))
+        .and(not_completed())
+        .and(task::Column::DeletedAt.is_null())
 }
 
 impl SeaTaskRepository {
@@ -412,7 +417,7 @@ impl TaskRepository for SeaTaskRepository {
         user: &UserId,
         query: &TaskListQuery,
         now: DateTime<Utc>,
-    ) -> Result<Page<Task>, RepositoryError> {
+    ) -> Result<Page<Task, Cursor>, RepositoryError> {
         let select = self.filtered(user, &query.filter, now);
         let direction = query.sort.direction;
         // One row more than the page tells whether another page follows.
@@ -449,14 +454,8 @@ impl TaskRepository for SeaTaskRepository {
                 self.keyset_page(select, column, direction, after, want).await?
             }
         };
-        let mut items = from_models(rows)?;
-        let next = if items.len() as u64 > query.limit {
-            items.truncate(query.limit as usize);
-            items.last().map(|last| Cursor::after(last, query.sort))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let sort = query.sort;
+        Ok(Page::from_overfetch(from_models(rows)?, query.limit, |last| Cursor::after(last, sort)))
     }
 
     #[tracing::instrument(skip(self), fields(user = %user))]

@@ -1,0 +1,225 @@
+//! Conversations, messages and the rules for writing them.
+
+use crate::validation::ValidationErrors;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use validator::Validate;
+
+/// The largest `metadata` object accepted, serialised as compact JSON.
+pub const METADATA_MAX_BYTES: usize = 16 * 1024;
+
+/// A conversation with the summary of its messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: Option<String>,
+    pub message_count: i64,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+/// A new conversation: an optional title of 1–200 characters after trimming.
+#[derive(Clone, Debug, PartialEq, Validate)]
+pub struct NewConversation {
+    #[validate(length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"))]
+    title: Option<String>,
+}
+
+impl NewConversation {
+    pub fn parse(title: Option<String>) -> Result<Self, ValidationErrors> {
+        let new = Self { title: title.map(|t| t.trim().to_owned()) };
+        new.validate().map_err(ValidationErrors::from)?;
+        Ok(new)
+    }
+
+    pub fn into_conversation(self, user: &crate::UserId, id: Uuid, now: DateTime<Utc>) -> Conversation {
+        Conversation {
+            id,
+            user_id: user.as_ref().to_owned(),
+            title: self.title,
+            message_count: 0,
+            last_message_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// A change of title: `Some(None)` clears it.
+#[derive(Clone, Debug, Default, PartialEq, Validate)]
+pub struct ConversationPatch {
+    pub title: Option<Option<String>>,
+}
+
+impl ConversationPatch {
+    pub fn parse(title: Option<Option<String>>) -> Result<Self, ValidationErrors> {
+        let title = title.map(|t| t.map(|t| t.trim().to_owned()));
+        let mut errors = ValidationErrors::new();
+        if let Some(Some(t)) = &title
+            && !(1..=200).contains(&t.chars().count())
+        {
+            errors.add("title", "length", "must have 1 to 200 characters after trimming");
+        }
+        errors.into_result(Self { title })
+    }
+}
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRole {
+    User,
+    Assistant,
+    System,
+    Tool,
+}
+
+impl MessageRole {
+    pub const ALL: [Self; 4] = [Self::User, Self::Assistant, Self::System, Self::Tool];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::System => "system",
+            Self::Tool => "tool",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+/// A message as stored and returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub role: MessageRole,
+    pub content: String,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message to append, checked: content of 1–100,000 characters, metadata an object of at
+/// most [`METADATA_MAX_BYTES`].
+#[derive(Clone, Debug, PartialEq, Validate)]
+pub struct NewMessage {
+    role: MessageRole,
+    #[validate(length(min = 1, max = 100_000, message = "must have 1 to 100000 characters"))]
+    content: String,
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl NewMessage {
+    pub fn parse(
+        role: MessageRole,
+        content: String,
+        metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<Self, ValidationErrors> {
+        let new = Self { role, content, metadata };
+        let mut errors: ValidationErrors = new.validate().err().map(Into::into).unwrap_or_default();
+        if let Some(metadata) = &new.metadata {
+            let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(usize::MAX);
+            if size > METADATA_MAX_BYTES {
+                errors.add("metadata", "size", format!("must be at most {METADATA_MAX_BYTES} bytes as JSON"));
+            }
+        }
+        errors.into_result(new)
+    }
+
+    /// The message, timed at `at` (which the repository chooses; see the port).
+    pub fn into_message(self, id: Uuid, conversation_id: Uuid, at: DateTime<Utc>) -> Message {
+        Message { id, conversation_id, role: self.role, content: self.content, metadata: self.metadata, created_at: at }
+    }
+}
+
+/// Position after a conversation in most-recent-activity order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationCursor {
+    pub updated_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationListQuery {
+    pub limit: u64,
+    pub after: Option<ConversationCursor>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageOrder {
+    Asc,
+    Desc,
+}
+
+impl MessageOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
+}
+
+/// Position after a message in `(created_at, id)` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageCursor {
+    pub order: MessageOrder,
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageListQuery {
+    pub order: MessageOrder,
+    pub limit: u64,
+    pub after: Option<MessageCursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn titles_are_optional_trimmed_and_bounded() {
+        assert!(NewConversation::parse(None).is_ok());
+        assert_eq!(NewConversation::parse(Some(" hi ".into())).expect("valid").title.as_deref(), Some("hi"));
+        assert!(NewConversation::parse(Some("  ".into())).is_err());
+        assert!(NewConversation::parse(Some("é".repeat(200))).is_ok());
+        assert!(NewConversation::parse(Some("é".repeat(201))).is_err());
+        assert!(ConversationPatch::parse(Some(None)).is_ok());
+        assert!(ConversationPatch::parse(Some(Some(String::new()))).is_err());
+    }
+
+    #[test]
+    fn content_has_one_to_100000_characters() {
+        assert!(NewMessage::parse(MessageRole::User, String::new(), None).is_err());
+        assert!(NewMessage::parse(MessageRole::User, "ü".repeat(100_000), None).is_ok());
+        assert!(NewMessage::parse(MessageRole::User, "x".repeat(100_001), None).is_err());
+    }
+
+    #[test]
+    fn metadata_is_bounded_in_bytes() {
+        let small = json!({"model": "m", "tokens": 12}).as_object().cloned();
+        assert!(NewMessage::parse(MessageRole::Tool, "x".into(), small).is_ok());
+        let big = json!({"blob": "x".repeat(METADATA_MAX_BYTES)}).as_object().cloned();
+        let errors = NewMessage::parse(MessageRole::Tool, "x".into(), big).expect_err("too big");
+        assert_eq!(errors.iter().next().map(|e| e.code.as_str()), Some("size"));
+    }
+
+    #[test]
+    fn roles_parse() {
+        for role in MessageRole::ALL {
+            assert_eq!(MessageRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(MessageRole::parse("robot"), None);
+    }
+}
