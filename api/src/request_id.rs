@@ -5,7 +5,8 @@
 //! available to error rendering while the request is handled, and puts it on every
 //! response. A 4xx/5xx that an inner layer answered without a problem body (actix's own
 //! 404 and 405, for instance) is replaced by the matching problem, so every error has one
-//! shape.
+//! shape. JSON error bodies are left alone: they are problems, or the health probes'
+//! documented `{"status": "unhealthy", ...}`.
 
 use crate::error::ApiError;
 use actix_web::body::{BoxBody, MessageBody};
@@ -46,11 +47,13 @@ pub async fn middleware(
     match outcome {
         Ok(res) => {
             let mut res = res.map_into_boxed_body();
-            let is_problem = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-            if res.status().as_u16() >= 400 && !is_problem {
+            // Our own handlers answer errors in JSON (problems, or the health probes' own
+            // documented bodies); anything else came from a layer that does not know the API.
+            let is_json = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+                let v = v.as_bytes();
+                v.starts_with(b"application/problem+json") || v.starts_with(b"application/json")
+            });
+            if res.status().as_u16() >= 400 && !is_json {
                 let response = CURRENT.sync_scope(id.clone(), || ApiError::for_status(res.status()).error_response());
                 let (req, _) = res.into_parts();
                 res = ServiceResponse::new(req, response);

@@ -3,6 +3,7 @@
 use crate::auth::TokenKeys;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
+use crate::routes::health::Probe;
 use crate::{request_id, routes, server_timing};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -48,7 +49,8 @@ impl Application {
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
         let keys = token_keys(&settings);
-        let server = run(listener, database.clone(), keys)?;
+        let probe = Probe { database: database.clone(), timeout: settings.database.connect_timeout };
+        let server = run(listener, database.clone(), keys, probe)?;
         Ok(Self { port, server, database })
     }
 
@@ -94,7 +96,8 @@ impl std::fmt::Debug for Application {
     }
 }
 
-fn run(listener: TcpListener, database: Database, keys: TokenKeys) -> Result<Server, StartupError> {
+fn run(listener: TcpListener, database: Database, keys: TokenKeys, probe: Probe) -> Result<Server, StartupError> {
+    let probe = web::Data::new(probe);
     let tasks = web::Data::new(TaskService::new(
         Arc::new(SeaTaskRepository::new(database.traffic().clone())),
         Arc::new(SystemClock),
@@ -112,6 +115,7 @@ fn run(listener: TcpListener, database: Database, keys: TokenKeys) -> Result<Ser
             .app_data(tasks.clone())
             .app_data(conversations.clone())
             .app_data(keys.clone())
+            .app_data(probe.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))

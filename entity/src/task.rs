@@ -10,6 +10,8 @@ pub struct Model {
     pub user_id: String,
     pub title: String,
     pub description: Option<String>,
+    /// Title and description case-folded by the service, for `q`.
+    pub search_text: String,
     pub status: String,
     /// Rank: 1 = low, 2 = medium, 3 = high.
     pub priority: i16,

@@ -5,7 +5,9 @@
 //! lets keyset paging seek straight to a cursor. `priority` is stored as its rank
 //! (1 = low, 2 = medium, 3 = high) so that sorting by priority is an index order too.
 //! `previous_occurrence_id` is unique: completing a recurring task can create its next
-//! occurrence only once, however often the completion is retried.
+//! occurrence only once, however often the completion is retried. `search_text` is the title
+//! and description case-folded by the service (Unicode-aware on both backends; SQLite's
+//! `lower()` folds only ASCII), which `q` matches with a literal `LIKE`.
 
 use crate::sql::BackendSql;
 use sea_orm_migration::prelude::*;
@@ -20,6 +22,7 @@ CREATE TABLE tasks (
     user_id text NOT NULL,
     title text NOT NULL,
     description text,
+    search_text text NOT NULL DEFAULT '',
     status text NOT NULL DEFAULT 'pending',
     priority smallint NOT NULL DEFAULT 2,
     tags jsonb NOT NULL DEFAULT '[]'::jsonb,
@@ -42,6 +45,7 @@ CREATE TABLE tasks (
     CONSTRAINT tasks_version_positive CHECK (version >= 1)
 );
 COMMENT ON COLUMN tasks.priority IS 'rank: 1 = low, 2 = medium, 3 = high';
+COMMENT ON COLUMN tasks.search_text IS 'lower(title) U+001F lower(description), folded by the service';
 CREATE UNIQUE INDEX tasks_previous_occurrence_id_key ON tasks (previous_occurrence_id);
 CREATE INDEX tasks_user_created_at_idx ON tasks (user_id, created_at, id);
 CREATE INDEX tasks_user_updated_at_idx ON tasks (user_id, updated_at, id);
@@ -54,6 +58,7 @@ CREATE TABLE tasks (
     user_id TEXT NOT NULL,
     title TEXT NOT NULL,
     description TEXT,
+    search_text TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL DEFAULT 'pending',
     priority INTEGER NOT NULL DEFAULT 2,
     tags TEXT NOT NULL DEFAULT '[]',

@@ -18,6 +18,7 @@ fn new_task(user: &str) -> task::ActiveModel {
         user_id: Set(user.to_owned()),
         title: Set("write the schema tests".to_owned()),
         description: Set(None),
+        search_text: sea_orm::ActiveValue::NotSet,
         status: Set("pending".to_owned()),
         priority: Set(2),
         tags: Set(serde_json::json!(["db"])),

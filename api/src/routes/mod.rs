@@ -6,31 +6,41 @@ pub mod tasks;
 
 use actix_web::web;
 
-/// Registers every route of the service.
+/// Registers every route of the service. Each path is one resource holding all its methods,
+/// so a method the path does not support is a 405 (not a 404).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/live", web::get().to(health::live)).service(
-        web::scope("/api/v1")
-            .service(
-                web::scope("/tasks")
-                    .route("", web::post().to(tasks::create))
-                    .route("", web::get().to(tasks::list))
-                    // Fixed segments before `{id}`, which would otherwise swallow them.
-                    .route("/batch", web::post().to(tasks::create_batch))
-                    .route("/stats", web::get().to(tasks::stats))
-                    .route("/{id}", web::get().to(tasks::get))
-                    .route("/{id}", web::patch().to(tasks::update))
-                    .route("/{id}", web::delete().to(tasks::delete))
-                    .route("/{id}/restore", web::post().to(tasks::restore)),
-            )
-            .service(
-                web::scope("/conversations")
-                    .route("", web::post().to(conversations::create))
-                    .route("", web::get().to(conversations::list))
-                    .route("/{id}", web::get().to(conversations::get))
-                    .route("/{id}", web::patch().to(conversations::update))
-                    .route("/{id}", web::delete().to(conversations::delete))
-                    .route("/{id}/messages", web::post().to(conversations::append))
-                    .route("/{id}/messages", web::get().to(conversations::messages)),
-            ),
-    );
+    cfg.service(web::resource("/health/live").route(web::get().to(health::live)))
+        .service(web::resource("/health").route(web::get().to(health::ready)))
+        .service(web::resource("/health/ready").route(web::get().to(health::ready)))
+        .service(web::resource("/health/db").route(web::get().to(health::database)))
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/tasks").route(web::post().to(tasks::create)).route(web::get().to(tasks::list)))
+                // Fixed segments before `{id}`, which would otherwise swallow them.
+                .service(web::resource("/tasks/batch").route(web::post().to(tasks::create_batch)))
+                .service(web::resource("/tasks/stats").route(web::get().to(tasks::stats)))
+                .service(
+                    web::resource("/tasks/{id}")
+                        .route(web::get().to(tasks::get))
+                        .route(web::patch().to(tasks::update))
+                        .route(web::delete().to(tasks::delete)),
+                )
+                .service(web::resource("/tasks/{id}/restore").route(web::post().to(tasks::restore)))
+                .service(
+                    web::resource("/conversations")
+                        .route(web::post().to(conversations::create))
+                        .route(web::get().to(conversations::list)),
+                )
+                .service(
+                    web::resource("/conversations/{id}")
+                        .route(web::get().to(conversations::get))
+                        .route(web::patch().to(conversations::update))
+                        .route(web::delete().to(conversations::delete)),
+                )
+                .service(
+                    web::resource("/conversations/{id}/messages")
+                        .route(web::post().to(conversations::append))
+                        .route(web::get().to(conversations::messages)),
+                ),
+        );
 }

@@ -2,7 +2,7 @@
 
 use crate::user::UserId;
 use crate::validation::ValidationErrors;
-use chrono::{DateTime, Days, Months, Utc};
+use chrono::{DateTime, Days, Months, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -167,7 +167,9 @@ impl NewTask {
             status: fields.status.unwrap_or(TaskStatus::Pending),
             priority: fields.priority.unwrap_or(Priority::Medium),
             tags: normalize_tags(fields.tags.unwrap_or_default()),
-            due_date: fields.due_date,
+            // Stored at microsecond precision (PostgreSQL's); keeping more would make a stored
+            // value and its cursor disagree.
+            due_date: fields.due_date.map(|d| d.trunc_subsecs(6)),
             recurrence: fields.recurrence,
         };
         let mut errors: ValidationErrors = task.validate().err().map(Into::into).unwrap_or_default();
@@ -218,6 +220,7 @@ impl TaskPatch {
     pub fn parse(mut patch: TaskPatch) -> Result<Self, ValidationErrors> {
         patch.title = patch.title.map(|t| t.trim().to_owned());
         patch.tags = patch.tags.map(normalize_tags);
+        patch.due_date = patch.due_date.map(|d| d.map(|d| d.trunc_subsecs(6)));
         let mut errors: ValidationErrors = patch.validate().err().map(Into::into).unwrap_or_default();
         if let Some(Some(description)) = &patch.description
             && description.chars().count() > 1000
@@ -304,6 +307,17 @@ impl Task {
             version: 1,
             previous_occurrence_id: Some(self.id),
         })
+    }
+
+    /// What `q` searches: title and description, case-folded by Rust (all of Unicode, the
+    /// same on every database), separated by a character no search can span.
+    pub fn search_text(&self) -> String {
+        let mut text = self.title.to_lowercase();
+        if let Some(description) = &self.description {
+            text.push('\u{1f}');
+            text.push_str(&description.to_lowercase());
+        }
+        text
     }
 
     /// Due in the past, not completed, not deleted.

@@ -18,7 +18,7 @@ pub mod statements;
 pub mod url;
 
 use crate::settings::{DatabaseSettings, SettingsError};
-use sea_orm::{ConnectOptions, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
 use std::time::Duration;
 use url::{Backend, DatabaseUrl};
 
@@ -29,6 +29,53 @@ pub struct Database {
     direct: DatabaseConnection,
     backend: Backend,
     pooled: bool,
+}
+
+/// Why a ping failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PingError {
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A pool's connections right now.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStats {
+    /// `traffic` or `direct`.
+    pub name: &'static str,
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub max: u32,
+    pub min: u32,
+}
+
+fn pool_stats(name: &'static str, db: &DatabaseConnection) -> PoolStats {
+    let (size, idle, options) = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX), pool.options().clone_limits())
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX), pool.options().clone_limits())
+        }
+    };
+    PoolStats { name, size, idle, in_use: size.saturating_sub(idle), max: options.0, min: options.1 }
+}
+
+/// The configured bounds of a sqlx pool.
+trait Limits {
+    fn clone_limits(&self) -> (u32, u32);
+}
+
+impl<DB: sea_orm::sqlx::Database> Limits for sea_orm::sqlx::pool::PoolOptions<DB> {
+    fn clone_limits(&self) -> (u32, u32) {
+        (self.get_max_connections(), self.get_min_connections())
+    }
 }
 
 /// Which pool a set of options is for.
@@ -78,6 +125,27 @@ impl Database {
     /// True when traffic goes through `DATABASE_URL_POOLED`.
     pub fn is_pooled(&self) -> bool {
         self.pooled
+    }
+
+    /// Runs `SELECT 1` on the traffic pool, giving up after `within` (a host that swallows
+    /// packets must not hang a health probe). Returns the round-trip time.
+    pub async fn ping(&self, within: Duration) -> Result<Duration, PingError> {
+        let started = std::time::Instant::now();
+        let probe = self.traffic.execute_unprepared("SELECT 1");
+        match tokio::time::timeout(within, probe).await {
+            Ok(Ok(_)) => Ok(started.elapsed()),
+            Ok(Err(error)) => Err(PingError::Failed(error.to_string())),
+            Err(_) => Err(PingError::TimedOut(within)),
+        }
+    }
+
+    /// The state of the traffic pool and, when there is a pooler, the direct one.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let mut stats = vec![pool_stats("traffic", &self.traffic)];
+        if self.pooled {
+            stats.push(pool_stats("direct", &self.direct));
+        }
+        stats
     }
 
     /// Closes both pools, waiting for checked-out connections to come back.

@@ -33,6 +33,7 @@ fn to_active(t: &Task) -> task::ActiveModel {
         user_id: Set(t.user_id.clone()),
         title: Set(t.title.clone()),
         description: Set(t.description.clone()),
+        search_text: Set(t.search_text()),
         status: Set(t.status.as_str().to_owned()),
         priority: Set(t.priority.rank()),
         tags: Set(serde_json::Value::from(t.tags.clone())),
@@ -136,19 +137,15 @@ impl SeaTaskRepository {
                 DbBackend::Postgres => {
                     Expr::cust_with_values("\"tasks\".\"tags\" @> jsonb_build_array($1::text)", [tag.clone()])
                 }
+                // sea-query's SQLite writer binds `?` placeholders only.
                 _ => Expr::cust_with_values(
-                    "EXISTS (SELECT 1 FROM json_each(\"tasks\".\"tags\") WHERE json_each.value = $1)",
+                    "EXISTS (SELECT 1 FROM json_each(\"tasks\".\"tags\") WHERE json_each.value = ?)",
                     [tag.clone()],
                 ),
             });
         }
         if let Some(q) = &filter.q {
-            let pattern = contains_pattern(q);
-            let like = |column: task::Column| {
-                Func::lower(Func::coalesce([Expr::col((task::Entity, column)), Expr::val("")]))
-                    .like(LikeExpr::new(pattern.clone()).escape('\\'))
-            };
-            select = select.filter(like(task::Column::Title).or(like(task::Column::Description)));
+            select = select.filter(task::Column::SearchText.like(LikeExpr::new(contains_pattern(q)).escape('\\')));
         }
         if let Some(before) = filter.due_before {
             select = select.filter(task::Column::DueDate.lt(before));
@@ -190,6 +187,8 @@ impl SeaTaskRepository {
     }
 
     /// The rows without a due date after `after_id`, in id order (they sort last either way).
+    /// Ordered by `(due_date, id)` although `due_date` is NULL throughout: that is the order
+    /// of `tasks_user_due_date_idx`, so PostgreSQL walks the index instead of sorting.
     async fn undated_page(
         &self,
         select: Select<task::Entity>,
@@ -206,7 +205,13 @@ impl SeaTaskRepository {
             });
         }
         let order = if direction == Direction::Asc { Order::Asc } else { Order::Desc };
-        select.order_by(task::Column::Id, order).limit(limit).all(&self.db).await.map_err(db_err)
+        select
+            .order_by(task::Column::DueDate, order.clone())
+            .order_by(task::Column::Id, order)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_err)
     }
 }
 
@@ -336,6 +341,7 @@ impl TaskRepository for SeaTaskRepository {
         let compare_and_set = task::Entity::update_many()
             .col_expr(task::Column::Title, Expr::val(updated.title.clone()))
             .col_expr(task::Column::Description, Expr::val(updated.description.clone()))
+            .col_expr(task::Column::SearchText, Expr::val(updated.search_text()))
             .col_expr(task::Column::Status, Expr::val(updated.status.as_str()))
             .col_expr(task::Column::Priority, Expr::val(updated.priority.rank()))
             .col_expr(task::Column::Tags, Expr::val(serde_json::Value::from(updated.tags.clone())))
