@@ -98,6 +98,7 @@ impl std::fmt::Debug for Application {
 
 fn run(listener: TcpListener, database: Database, keys: TokenKeys, probe: Probe) -> Result<Server, StartupError> {
     let probe = web::Data::new(probe);
+    let metrics = web::Data::new(crate::metrics::handle());
     let tasks = web::Data::new(TaskService::new(
         Arc::new(SeaTaskRepository::new(database.traffic().clone())),
         Arc::new(SystemClock),
@@ -116,10 +117,12 @@ fn run(listener: TcpListener, database: Database, keys: TokenKeys, probe: Probe)
             .app_data(conversations.clone())
             .app_data(keys.clone())
             .app_data(probe.clone())
+            .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
             .wrap(from_fn(server_timing::middleware))
+            .wrap(from_fn(crate::metrics::middleware))
             .wrap(TracingLogger::default())
             .wrap(from_fn(request_id::middleware))
     })

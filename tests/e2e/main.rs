@@ -16,6 +16,7 @@ mod errors;
 mod health;
 mod helpers;
 mod migrations;
+mod openapi;
 mod schema;
 mod secrets;
 mod tasks_api;

@@ -1,5 +1,6 @@
 //! Route registration.
 
+pub mod admin;
 pub mod conversations;
 pub mod health;
 pub mod tasks;
@@ -13,6 +14,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/health").route(web::get().to(health::ready)))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)))
         .service(web::resource("/health/db").route(web::get().to(health::database)))
+        .service(web::resource("/metrics").route(web::get().to(crate::metrics::render)))
+        .service(web::resource("/admin/db/pool-stats").route(web::get().to(admin::pool_stats)))
         .service(
             web::scope("/api/v1")
                 .service(web::resource("/tasks").route(web::post().to(tasks::create)).route(web::get().to(tasks::list)))

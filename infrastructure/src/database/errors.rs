@@ -9,6 +9,7 @@
 
 use domain::RepositoryError;
 use sea_orm::{DbErr, RuntimeErr};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a transient failure happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,9 +96,37 @@ fn classify_message(message: &str) -> Failure {
     }
 }
 
-/// The port-level error for a database error: transient ones mean "unavailable".
+impl Failure {
+    /// The `kind` label of the `db_errors_total` metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            Failure::Transient(TransientKind::Connection) => "connection",
+            Failure::Transient(TransientKind::PoolExhausted) => "pool_exhausted",
+            Failure::Transient(TransientKind::ServerUnavailable) => "server_unavailable",
+            Failure::Transient(TransientKind::StatementTimeout) => "statement_timeout",
+            Failure::Transient(TransientKind::Conflict) => "serialization_conflict",
+            Failure::Transient(TransientKind::Busy) => "busy",
+            Failure::Permanent => "permanent",
+        }
+    }
+}
+
+static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many requests gave up waiting for a free traffic connection since the process started.
+pub fn acquire_timeouts() -> u64 {
+    ACQUIRE_TIMEOUTS.load(Ordering::Relaxed)
+}
+
+/// The port-level error for a database error: transient ones mean "unavailable". Each one is
+/// counted in `db_errors_total{kind}`.
 pub fn to_repository_error(error: DbErr) -> RepositoryError {
-    match classify(&error) {
+    let failure = classify(&error);
+    metrics::counter!("db_errors_total", "kind" => failure.label()).increment(1);
+    if failure == Failure::Transient(TransientKind::PoolExhausted) {
+        ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
+    }
+    match failure {
         Failure::Transient(kind) => RepositoryError::Unavailable(format!("{kind:?}: {error}")),
         Failure::Permanent => RepositoryError::Internal(error.to_string()),
     }

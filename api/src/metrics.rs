@@ -1,0 +1,66 @@
+//! Prometheus metrics, served as text at `/metrics`.
+//!
+//! - `http_requests_total{method, route, status}`: `route` is the route template
+//!   (`/api/v1/tasks/{id}`), never a raw path, so ids do not explode the label set;
+//!   requests that match no route count as `unmatched`.
+//! - `http_request_duration_seconds{method, route}`: a latency histogram.
+//! - `db_pool_connections{pool, state}` (`idle`, `in_use`) and `db_pool_max_connections{pool}`.
+//! - `db_errors_total{kind}`: database errors by class (see `infrastructure::database::errors`).
+//! - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use infrastructure::Database;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The process's metrics recorder. Metrics are process-wide by nature; several servers in one
+/// process (as in the test suite) share it.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), LATENCY_BUCKETS)
+                .expect("valid buckets")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (a test harness's); ours still renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Counts and times every request by route template and status.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let response = next.call(req).await?;
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub async fn render(handle: web::Data<PrometheusHandle>, database: web::Data<Database>) -> HttpResponse {
+    for pool in database.pool_stats() {
+        metrics::gauge!("db_pool_connections", "pool" => pool.name, "state" => "idle").set(f64::from(pool.idle));
+        metrics::gauge!("db_pool_connections", "pool" => pool.name, "state" => "in_use").set(f64::from(pool.in_use));
+        metrics::gauge!("db_pool_max_connections", "pool" => pool.name).set(f64::from(pool.max));
+    }
+    metrics::counter!("db_acquire_timeouts_total").absolute(infrastructure::database::errors::acquire_timeouts());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
+}
