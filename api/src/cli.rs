@@ -19,7 +19,8 @@ Settings (environment, then .env, then config/{APP_ENV}.toml, then config/defaul
   DB_CONNECT_TIMEOUT, DB_ACQUIRE_TIMEOUT   seconds (default 5, 5)
   DB_STATEMENT_TIMEOUT  seconds, 0 = none (default 30); written as a role default by `migrate up`
   DB_IDLE_TIMEOUT, DB_MAX_LIFETIME         seconds, 0 = never (default 300, 1800)
-  JWT_SECRET            HS256 secret for bearer tokens (required in production)
+  JWT_SECRET            HS256 secret for bearer tokens (required in production; without it,
+                        development prints a token for the process at start-up)
   APP_CONFIG_DIR        directory of the TOML files (default ./config, else built-in copies)";
 
 #[derive(Debug, Parser)]
@@ -38,6 +39,18 @@ enum Command {
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
+    },
+    /// Mint a bearer token signed with JWT_SECRET and print it.
+    Token {
+        /// The user id the token speaks for (its `sub`), 1–128 characters.
+        #[arg(long)]
+        sub: String,
+        /// Give the token the `admin` role (for /admin routes).
+        #[arg(long)]
+        admin: bool,
+        /// How long the token is valid, e.g. 15m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
     },
 }
 
@@ -71,16 +84,21 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.app.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve);
     let outcome = actix_web::rt::System::new().block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(settings).await,
             Command::Migrate { action } => run_migrate(settings, action).await,
+            Command::Token { sub, admin, ttl } => print_token(&settings, &sub, admin, ttl),
         }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = %error, "stopped with an error");
+            if serving {
+                tracing::error!(error = %error, "stopped with an error");
+            }
             eprintln!("error: {error}");
             ExitCode::FAILURE
         }
@@ -96,6 +114,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     let application = Application::build(settings).await?;
     application.run_until_stopped().await?;
+    Ok(())
+}
+
+fn print_token(settings: &Settings, sub: &str, admin: bool, ttl: std::time::Duration) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let Some(secret) = &settings.auth.jwt_secret else {
+        anyhow::bail!(
+            "JWT_SECRET is not set; a server without it signs with a random per-process secret, \
+             so set JWT_SECRET (in the environment or .env) for both the server and this command"
+        );
+    };
+    if domain::UserId::parse(sub).is_err() {
+        anyhow::bail!("--sub must have 1 to 128 characters");
+    }
+    let roles = if admin { vec!["admin".to_owned()] } else { Vec::new() };
+    println!("{}", crate::auth::TokenKeys::new(secret.expose_secret().as_bytes()).issue(sub, &roles, ttl));
     Ok(())
 }
 

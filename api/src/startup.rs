@@ -13,6 +13,7 @@ use domain::conversation::ConversationService;
 use domain::task::TaskService;
 use infrastructure::database::migrate::{self, MigrateCommand};
 use infrastructure::repositories::{SeaConversationRepository, SeaTaskRepository};
+use infrastructure::settings::Environment;
 use infrastructure::{Database, Settings};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
@@ -48,9 +49,12 @@ impl Application {
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
-        let keys = token_keys(&settings);
+        let (keys, made_up) = token_keys(&settings);
+        if made_up && settings.app.environment == Environment::Development {
+            print_development_token(&keys, port);
+        }
         let probe = Probe { database: database.clone(), timeout: settings.database.connect_timeout };
-        let server = run(listener, database.clone(), keys, probe)?;
+        let server = run(listener, database.clone(), keys, probe, settings.app.shutdown_timeout)?;
         Ok(Self { port, server, database })
     }
 
@@ -74,20 +78,29 @@ impl Application {
     }
 }
 
-/// The token keys from `JWT_SECRET`. Without one (development and test only; production
-/// refuses to start) a random secret is made for this process, so no token from elsewhere is
-/// ever accepted.
-fn token_keys(settings: &Settings) -> TokenKeys {
+/// The token keys from `JWT_SECRET`, and whether they were made up for this process. Without
+/// a secret (development and test only; production refuses to start) a random one is made, so
+/// no token from elsewhere is ever accepted.
+fn token_keys(settings: &Settings) -> (TokenKeys, bool) {
     match &settings.auth.jwt_secret {
-        Some(secret) => TokenKeys::new(secret.expose_secret().as_bytes()),
+        Some(secret) => (TokenKeys::new(secret.expose_secret().as_bytes()), false),
         None => {
             tracing::warn!(
                 "JWT_SECRET is unset: tokens are signed with a random secret that lives as long as this process"
             );
             let random: Vec<u8> = (0..4).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
-            TokenKeys::new(&random)
+            (TokenKeys::new(&random), true)
         }
     }
+}
+
+/// In development without `JWT_SECRET`, a token for this process so `curl` works at once.
+/// Printed to the terminal, never to the log.
+fn print_development_token(keys: &TokenKeys, port: u16) {
+    let token = keys.issue("dev", &["admin".to_owned()], std::time::Duration::from_secs(24 * 3600));
+    eprintln!(
+        "\nDevelopment token (user \"dev\", admin role, valid 24 h, only for this process; set JWT_SECRET to mint your own with `api token`):\n\n  export TOKEN={token}\n  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:{port}/api/v1/tasks\n"
+    );
 }
 
 impl std::fmt::Debug for Application {
@@ -96,7 +109,13 @@ impl std::fmt::Debug for Application {
     }
 }
 
-fn run(listener: TcpListener, database: Database, keys: TokenKeys, probe: Probe) -> Result<Server, StartupError> {
+fn run(
+    listener: TcpListener,
+    database: Database,
+    keys: TokenKeys,
+    probe: Probe,
+    shutdown_timeout: std::time::Duration,
+) -> Result<Server, StartupError> {
     let probe = web::Data::new(probe);
     let metrics = web::Data::new(crate::metrics::handle());
     let tasks = web::Data::new(TaskService::new(
@@ -123,9 +142,12 @@ fn run(listener: TcpListener, database: Database, keys: TokenKeys, probe: Probe)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
             .wrap(from_fn(server_timing::middleware))
             .wrap(from_fn(crate::metrics::middleware))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .wrap(from_fn(request_id::middleware))
     })
+    // On SIGTERM/SIGINT actix stops accepting, lets in-flight requests finish for up to this
+    // long, then stops; run_until_stopped closes the pools after that.
+    .shutdown_timeout(shutdown_timeout.as_secs().max(1))
     .listen(listener)
     .map_err(|source| StartupError::Bind { address: address.clone(), source })?
     .run();

@@ -28,3 +28,44 @@ pub fn init(format: LogFormat) {
 fn never_secret(metadata: &Metadata<'_>) -> bool {
     !(*metadata.level() == Level::TRACE && metadata.target().starts_with("sea_orm::driver"))
 }
+
+/// The root span of every request: method, route template, path, status and the request id
+/// that `X-Request-Id` carries (tracing-actix-web's default span would make up its own).
+/// Each request ends with one INFO line, `request completed`, inside that span.
+#[derive(Debug)]
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage;
+        let id = request.extensions().get::<crate::request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        tracing::info_span!(
+            "request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %request.path(),
+            request_id = %id,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(response) => response.status().as_u16(),
+            Err(error) => error.as_response_error().status_code().as_u16(),
+        };
+        let _entered = span.enter();
+        tracing::info!(status, "request completed");
+        drop(_entered);
+        <tracing_actix_web::DefaultRootSpanBuilder as tracing_actix_web::RootSpanBuilder>::on_request_end(
+            span, outcome,
+        );
+    }
+}

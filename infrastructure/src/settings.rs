@@ -82,6 +82,8 @@ pub struct AppSettings {
     pub host: String,
     pub port: u16,
     pub log_format: LogFormat,
+    /// How long in-flight requests may run on after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
 }
 
 /// Token settings. `Debug` shows whether a secret is set, never the secret.
@@ -169,6 +171,7 @@ const VARIABLES: &[(&str, &str)] = &[
 
 /// Keys that may only come from the config files.
 const FILE_ONLY_KEYS: &[&str] = &[
+    "app.shutdown_timeout",
     "database.sqlite_path",
     "database.direct_pool_max",
     "database.ping_after_idle",
@@ -262,6 +265,7 @@ impl Settings {
                         ));
                     }
                 },
+                shutdown_timeout: Duration::from_secs_f64(seconds(&config, "app.shutdown_timeout")?),
             },
             auth: AuthSettings {
                 jwt_secret: optional::<String>(&config, "auth.jwt_secret")?

@@ -359,6 +359,8 @@ pub struct RunningBinary {
     child: std::process::Child,
     log: Option<std::thread::JoinHandle<String>>,
     pub port: u16,
+    /// The development token the service printed at start-up, if it printed one.
+    pub printed_token: Option<String>,
 }
 
 impl RunningBinary {
@@ -381,20 +383,25 @@ impl RunningBinary {
         let (tx, rx) = std::sync::mpsc::channel();
         let log = std::thread::spawn(move || {
             let mut lines = Vec::new();
+            let mut token = None;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(t) = line.trim().strip_prefix("export TOKEN=") {
+                    token = Some(t.to_owned());
+                }
                 if let Some(rest) = line.split("\"address\":\"127.0.0.1:").nth(1) {
-                    let _ = tx.send(rest.split('"').next().unwrap_or_default().parse::<u16>().unwrap_or(0));
+                    let port = rest.split('"').next().unwrap_or_default().parse::<u16>().unwrap_or(0);
+                    let _ = tx.send((port, token.clone()));
                 }
                 lines.push(line);
             }
             lines.join("\n")
         });
-        let Ok(port) = rx.recv_timeout(Duration::from_secs(30)) else {
+        let Ok((port, printed_token)) = rx.recv_timeout(Duration::from_secs(30)) else {
             let _ = child.kill();
             let log = log.join().unwrap_or_default();
             panic!("the service did not report a port:\n{log}");
         };
-        Self { child, log: Some(log), port }
+        Self { child, log: Some(log), port, printed_token }
     }
 
     pub fn url(&self, path: &str) -> String {

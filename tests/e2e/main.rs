@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod migrations;
 mod openapi;
+mod operations;
 mod schema;
 mod secrets;
 mod tasks_api;
