@@ -13,6 +13,8 @@ use actix_web::{HttpResponse, ResponseError};
 use domain::{DomainError, RepositoryError, ValidationErrors};
 use serde::Serialize;
 use std::fmt;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// Seconds a client should wait before retrying while the database is away.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
@@ -34,18 +36,75 @@ pub enum ApiError {
     DatabaseUnavailable,
 }
 
-/// The body of every error response.
-#[derive(Debug, Serialize)]
+/// The body of every error response: an RFC 9457 problem (`application/problem+json`).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
+    /// `urn:problem-type:<code>`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:problem-type:not_found")]
     pub problem_type: String,
+    /// A short, fixed summary of the problem type.
+    #[schema(example = "Not found")]
     pub title: &'static str,
+    /// The HTTP status code of the response.
+    #[schema(minimum = 400, maximum = 599, example = 404)]
     pub status: u16,
+    /// What went wrong with this request. Never carries SQL, stack traces, host names or credentials.
     pub detail: String,
+    #[schema(schema_with = problem_code_schema)]
     pub code: &'static str,
+    /// The request's `X-Request-Id`.
     pub request_id: String,
+    /// Present on `validation_failed` (422) and on `bad_request` (400) for a bad query string: every
+    /// invalid field or parameter found, not only the first (every invalid batch item too).
     #[serde(skip_serializing_if = "ValidationErrors::is_empty")]
+    #[schema(value_type = Vec<FieldErrorSchema>)]
     pub errors: ValidationErrors,
+}
+
+/// Every `code` a problem can carry, as [`ApiError::code`] spells them.
+pub const PROBLEM_CODES: [&str; 12] = [
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "precondition_failed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "validation_failed",
+    "internal",
+    "database_unavailable",
+];
+
+fn problem_code_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(PROBLEM_CODES)).description(Some(
+        "Machine-readable error code: `bad_request` (400: malformed JSON, query string or header), `unauthorized` \
+         (401), `forbidden` (403), `not_found` (404, also for a malformed id and for unknown routes), \
+         `method_not_allowed` (405: a known path with another method), `conflict` (409), `precondition_failed` \
+         (412), `payload_too_large` (413), `unsupported_media_type` (415), `validation_failed` (422), `internal` \
+         (500), `database_unavailable` (503, with `Retry-After`).",
+    ))
+}
+
+/// One entry of a problem's `errors`: `{"field", "code", "message"}`.
+#[derive(Debug, ToSchema)]
+#[schema(as = FieldError)]
+pub struct FieldErrorSchema {
+    /// The field or parameter: `title`, `tags[1]`, `tasks[3].title`, `$` (the body itself), `limit`,
+    /// or the `Idempotency-Key` header.
+    #[schema(example = "title")]
+    pub field: String,
+    /// In a 422: `required`, `type` (wrong JSON type or `null` where not allowed), `length`, `one_of`,
+    /// `format`, `size`, `read_only` (a server-owned field), `unknown_field` or `reused` (an
+    /// `Idempotency-Key` sent before with another body). In a 400 for a query string: `one_of`, `length`,
+    /// `format`, `range`, `repeated`, `unknown_parameter` or `invalid` (a cursor).
+    #[schema(example = "length")]
+    pub code: String,
+    /// A human-readable explanation.
+    #[schema(example = "must have 1 to 200 characters after trimming")]
+    pub message: String,
 }
 
 impl ApiError {
@@ -231,5 +290,70 @@ impl From<RepositoryError> for ApiError {
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         Self::Validation(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant, so a new one cannot be added without being checked here.
+    fn every_error() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::bad_request("x"),
+            ApiError::unauthorized("x"),
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict { detail: "x".into() },
+            ApiError::PreconditionFailed { detail: "x".into() },
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType,
+            ApiError::Validation(ValidationErrors::new()),
+            ApiError::Internal,
+            ApiError::DatabaseUnavailable,
+        ];
+        for error in &all {
+            match error {
+                ApiError::BadRequest { .. }
+                | ApiError::Unauthorized { .. }
+                | ApiError::Forbidden
+                | ApiError::NotFound
+                | ApiError::MethodNotAllowed
+                | ApiError::Conflict { .. }
+                | ApiError::PreconditionFailed { .. }
+                | ApiError::PayloadTooLarge
+                | ApiError::UnsupportedMediaType
+                | ApiError::Validation(_)
+                | ApiError::Internal
+                | ApiError::DatabaseUnavailable => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_documented_codes_are_exactly_the_codes_errors_carry() {
+        let codes: Vec<&str> = every_error().iter().map(ApiError::code).collect();
+        assert_eq!(codes, PROBLEM_CODES);
+    }
+
+    #[test]
+    fn a_problem_serialises_to_its_documented_properties() {
+        let schema = serde_json::to_value(<Problem as utoipa::PartialSchema>::schema()).expect("schema");
+        let mut errors = ValidationErrors::new();
+        errors.add("title", "length", "too long");
+        let problem = serde_json::to_value(ApiError::Validation(errors).problem("id".into())).expect("json");
+        let keys: Vec<&String> = problem.as_object().expect("object").keys().collect();
+        let documented: Vec<&String> = schema["properties"].as_object().expect("properties").keys().collect();
+        assert_eq!(keys, documented);
+        let required: Vec<&str> =
+            schema["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
+        assert!(!required.contains(&"errors"), "errors is present only when there are some");
+        assert_eq!(required.len(), documented.len() - 1);
+        assert_eq!(
+            problem["errors"][0],
+            serde_json::json!({"field": "title", "code": "length", "message": "too long"})
+        );
     }
 }

@@ -230,18 +230,36 @@ pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
-/// `If-Match: "<version>"` (`*` or no header: no condition).
+/// `If-Match` (RFC 9110): `None` for no header or `*`, else the one version it names.
+/// The comparison is strong, so weak tags (`W/"3"`) and tags that are not a version of this
+/// API never match: the precondition fails (412). Several versions, or a header that is not a
+/// list of entity tags, is a 400.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
-    let value = value.to_str().unwrap_or_default().trim();
+    let value = value.to_str().map_err(|_| ApiError::bad_request("If-Match must be visible ASCII"))?.trim();
     if value == "*" {
         return Ok(None);
     }
-    value
-        .trim_matches('"')
-        .parse::<i32>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be an ETag of this API, e.g. \"3\""))
+    let malformed = || ApiError::bad_request("If-Match must be an entity tag of this API, e.g. \"3\"");
+    let mut versions = Vec::new();
+    for tag in value.split(',').map(str::trim) {
+        if let Some(weak) = tag.strip_prefix("W/") {
+            weak.strip_prefix('"').and_then(|t| t.strip_suffix('"')).ok_or_else(malformed)?;
+            continue;
+        }
+        // A bare number is tolerated for clients that forget the quotes.
+        let opaque = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+        match opaque.unwrap_or(tag).parse::<i32>() {
+            Ok(version) => versions.push(version),
+            Err(_) if opaque.is_some() => {}
+            Err(_) => return Err(malformed()),
+        }
+    }
+    match versions.as_slice() {
+        [] => Err(ApiError::PreconditionFailed { detail: "If-Match names no version this API issued".into() }),
+        [version] => Ok(Some(*version)),
+        _ => Err(ApiError::bad_request("If-Match must name a single version")),
+    }
 }
 
 /// `Idempotency-Key`: 1–255 characters when present.
@@ -268,6 +286,23 @@ pub fn request_digest(body: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn if_match_of(value: &str) -> Result<Option<i32>, u16> {
+        let req = actix_web::test::TestRequest::default().insert_header((header::IF_MATCH, value)).to_http_request();
+        if_match(&req).map_err(|e| actix_web::ResponseError::status_code(&e).as_u16())
+    }
+
+    #[test]
+    fn if_match_compares_strongly() {
+        assert_eq!(if_match_of("\"3\""), Ok(Some(3)));
+        assert_eq!(if_match_of("3"), Ok(Some(3)));
+        assert_eq!(if_match_of("*"), Ok(None));
+        assert_eq!(if_match_of("W/\"3\""), Err(412), "a weak tag never matches");
+        assert_eq!(if_match_of("\"abc\""), Err(412), "not a version of this API");
+        assert_eq!(if_match_of("W/\"1\", \"4\""), Ok(Some(4)));
+        assert_eq!(if_match_of("\"1\", \"2\""), Err(400));
+        assert_eq!(if_match_of("soon"), Err(400));
+    }
 
     #[test]
     fn every_problem_with_an_object_is_reported() {

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod request_id;
 pub mod routes;
 pub mod server_timing;

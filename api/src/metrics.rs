@@ -54,7 +54,30 @@ pub async fn middleware(
     Ok(response)
 }
 
-/// `GET /metrics`: the Prometheus text format.
+/// Prometheus metrics
+///
+/// The Prometheus text exposition format (version 0.0.4). Open route: ignores any
+/// `Authorization` header. The metrics:
+///
+/// - `http_requests_total{method, route, status}`: requests by route template
+///   (`/api/v1/tasks/{id}`, never a raw path, so ids do not explode the label set) and
+///   status; requests that match no route count as route `unmatched`.
+/// - `http_request_duration_seconds{method, route}`: a latency histogram (buckets from 1 ms
+///   to 10 s).
+/// - `db_pool_connections{pool, state}` (`state` = `idle` | `in_use`) and
+///   `db_pool_max_connections{pool}` (`pool` = `traffic` | `direct`).
+/// - `db_errors_total{kind}`: database errors by class.
+/// - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The metrics, as Prometheus text.", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+    ),
+)]
 pub async fn render(handle: web::Data<PrometheusHandle>, database: web::Data<Database>) -> HttpResponse {
     for pool in database.pool_stats() {
         metrics::gauge!("db_pool_connections", "pool" => pool.name, "state" => "idle").set(f64::from(pool.idle));

@@ -103,6 +103,7 @@ async fn readiness_answers_503_within_the_connect_timeout_when_the_database_swal
         let elapsed = started.elapsed();
         assert_eq!(response.status(), 503, "{path}");
         assert!(elapsed < Duration::from_millis(1800), "{path} took {elapsed:?}");
+        assert_eq!(response.headers()["retry-after"], "2", "{path}");
         assert!(response.headers().contains_key("x-request-id"));
         let body: serde_json::Value = response.json().await.expect("json");
         if path == "/health/db" {

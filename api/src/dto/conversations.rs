@@ -1,11 +1,13 @@
 //! Conversation and message requests and responses.
 
-use super::{optional_timestamp, timestamp};
-use crate::extract::ObjectReader;
+use super::{Fields, domain_enum_schema, optional_timestamp, timestamp};
 use domain::ValidationErrors;
-use domain::conversation::{Conversation, ConversationPatch, Message, MessageRole, NewConversation, NewMessage};
+use domain::conversation::{
+    Conversation, ConversationPatch, Message, MessageOrder, MessageRole, NewConversation, NewMessage,
+};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 const CONVERSATION_SERVER_OWNED: &[&str] =
     &["id", "user_id", "version", "created_at", "updated_at", "message_count", "last_message_at"];
@@ -15,7 +17,7 @@ const ROLES: &[&str] = &["user", "assistant", "system", "tool"];
 /// `POST /api/v1/conversations`: `{"title"?}`; an empty body is allowed.
 pub fn new_conversation(body: Option<Value>) -> Result<NewConversation, ValidationErrors> {
     let Some(body) = body else { return NewConversation::parse(None) };
-    let mut reader = ObjectReader::new(body)?;
+    let mut reader = Fields::new(body)?;
     let title = reader.nullable::<String>("title", "a string");
     let errors = reader.finish(CONVERSATION_SERVER_OWNED);
     let title = errors.into_result(title)?;
@@ -24,7 +26,7 @@ pub fn new_conversation(body: Option<Value>) -> Result<NewConversation, Validati
 
 /// `PATCH /api/v1/conversations/{id}`: a merge patch of the title.
 pub fn conversation_patch(body: Value) -> Result<ConversationPatch, ValidationErrors> {
-    let mut reader = ObjectReader::new(body)?;
+    let mut reader = Fields::new(body)?;
     let title = reader.nullable::<String>("title", "a string");
     let errors = reader.finish(CONVERSATION_SERVER_OWNED);
     ConversationPatch::parse(errors.into_result(title)?)
@@ -32,7 +34,7 @@ pub fn conversation_patch(body: Value) -> Result<ConversationPatch, ValidationEr
 
 /// `POST /api/v1/conversations/{id}/messages`.
 pub fn new_message(body: Value) -> Result<NewMessage, ValidationErrors> {
-    let mut reader = ObjectReader::new(body)?;
+    let mut reader = Fields::new(body)?;
     let role = reader.required::<String>("role", "a string");
     let role = reader.parse_with("role", role, MessageRole::parse, ROLES);
     let content: Option<String> = reader.required("content", "a string");
@@ -52,14 +54,70 @@ pub fn new_message(body: Value) -> Result<NewMessage, ValidationErrors> {
     }
 }
 
-/// A conversation as the API returns it.
-#[derive(Debug, Serialize)]
-pub struct ConversationResponse {
-    pub id: uuid::Uuid,
+domain_enum_schema!(
+    /// `MessageRole` in the document, from [`MessageRole::ALL`].
+    MessageRoleSchema as "MessageRole" = MessageRole::ALL.map(MessageRole::as_str),
+    "Who wrote a message."
+);
+domain_enum_schema!(
+    /// The `order` values of the message list.
+    MessageOrderSchema as "MessageOrder" = [MessageOrder::Asc, MessageOrder::Desc].map(MessageOrder::as_str),
+    "Message list order by `(created_at, id)`, which is commit order: `asc` (oldest first, the default) or `desc`."
+);
+
+/// The body of `POST /api/v1/conversations`. The body itself may be empty (no
+/// `Content-Type` needed then), which is the same as `{}`.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversationRequest {
+    /// `null` (or absent) for no title, else 1-200 characters after trimming.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+}
+
+/// The body of `PATCH /api/v1/conversations/{id}`: a JSON merge patch. An absent `title`
+/// changes nothing; `null` clears it.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationPatchRequest {
+    /// 1-200 characters after trimming; `null` clears it.
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: Option<String>,
+}
+
+/// The body of `POST /api/v1/conversations/{id}/messages`.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessageRequest {
+    pub role: MessageRoleSchema,
+    /// 1-100,000 characters (not bytes).
+    #[schema(min_length = 1, max_length = 100_000)]
+    pub content: String,
+    /// `null` or a JSON object of at most 16 KiB (16,384 bytes) as compact JSON; anything else is
+    /// a 422 on `metadata` (code `type`, or `size` when too large).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
+/// A conversation as the API returns it; `ETag: "<version>"` accompanies it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationResponse {
+    /// A UUID v7 made by the server.
+    pub id: uuid::Uuid,
+    /// `null` when untitled.
+    #[schema(required = true)]
+    pub title: Option<String>,
+    /// RFC 3339 in UTC with a `Z` suffix and microsecond precision, like every timestamp the API returns.
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Moves to a new message's time when one is appended.
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    /// Kept in the conversation row by the append transaction.
+    #[schema(minimum = 0)]
     pub message_count: i64,
+    /// `null` until the first message.
+    #[schema(required = true, format = DateTime)]
     pub last_message_at: Option<String>,
 }
 
@@ -77,13 +135,19 @@ impl From<&Conversation> for ConversationResponse {
 }
 
 /// A message as the API returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessageResponse {
+    /// A UUID v7 made by the server.
     pub id: uuid::Uuid,
     pub conversation_id: uuid::Uuid,
+    #[schema(value_type = MessageRoleSchema)]
     pub role: MessageRole,
     pub content: String,
+    #[schema(required = true, value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, Value>>,
+    /// The server's clock, or one microsecond after the conversation's previous message,
+    /// whichever is later: messages are in commit order by `(created_at, id)`.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -100,10 +164,21 @@ impl From<&Message> for MessageResponse {
     }
 }
 
-/// `{"items": [...], "next_cursor": ...}`.
-#[derive(Debug, Serialize)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
+/// A page of conversations, most recent activity (`updated_at`) first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationPage {
+    pub items: Vec<ConversationResponse>,
+    /// Opaque; pass it as `cursor` for the next page. `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// A page of messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    pub items: Vec<MessageResponse>,
+    /// Opaque; pass it as `cursor` (with the same `order`) for the next page. `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -142,5 +217,47 @@ mod tests {
             fields(&new_conversation(Some(json!({"message_count": 3}))).expect_err("owned")),
             ["message_count:read_only"]
         );
+    }
+
+    mod documented_schemas {
+        use super::*;
+        use crate::dto::doc_tests::{assert_schema_matches_parser, schema_of};
+
+        #[test]
+        fn the_create_schema_is_what_the_parser_accepts() {
+            assert_schema_matches_parser(
+                &schema_of::<CreateConversationRequest>(),
+                |body| new_conversation(Some(body)),
+                |e| e,
+                json!({}),
+                json!({"title": "t"}),
+            );
+        }
+
+        #[test]
+        fn the_patch_schema_is_what_the_parser_accepts() {
+            assert_schema_matches_parser(
+                &schema_of::<ConversationPatchRequest>(),
+                conversation_patch,
+                |e| e,
+                json!({}),
+                json!({"title": "t"}),
+            );
+        }
+
+        #[test]
+        fn the_message_schema_is_what_the_parser_accepts() {
+            assert_schema_matches_parser(
+                &schema_of::<NewMessageRequest>(),
+                new_message,
+                |e| e,
+                json!({"role": "user", "content": "hi"}),
+                json!({"role": "tool", "content": "hi", "metadata": {"k": [1]}}),
+            );
+            for role in schema_of::<MessageRoleSchema>()["enum"].as_array().expect("roles") {
+                assert!(new_message(json!({"role": role, "content": "x"})).is_ok(), "{role}");
+            }
+            assert_eq!(domain::conversation::METADATA_MAX_BYTES, 16 * 1024, "the limit NewMessageRequest documents");
+        }
     }
 }

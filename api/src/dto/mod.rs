@@ -1,11 +1,18 @@
 //! Request and response shapes. Requests become domain types through `TryFrom`-style
 //! parsing that reports every problem; responses are built from domain types.
+//!
+//! Request bodies are read field by field from JSON (see [`crate::extract::ObjectReader`]), so
+//! each parser has a documentation-only schema struct next to it (`CreateTaskRequest`, ...)
+//! for the OpenAPI document; unit tests hold the two to the same field names and nullability.
 
 pub mod conversations;
 pub mod cursor;
 pub mod tasks;
 
+use crate::extract::ObjectReader;
 use chrono::{DateTime, SecondsFormat, Utc};
+use domain::ValidationErrors;
+use serde::de::DeserializeOwned;
 
 /// Timestamps leave in UTC with a `Z` suffix and microsecond precision.
 pub fn timestamp(t: &DateTime<Utc>) -> String {
@@ -14,4 +21,184 @@ pub fn timestamp(t: &DateTime<Utc>) -> String {
 
 pub fn optional_timestamp(t: &Option<DateTime<Utc>>) -> Option<String> {
     t.as_ref().map(timestamp)
+}
+
+/// An [`ObjectReader`] that remembers the name of every field a parser asks for, so that the
+/// unit tests can compare the fields a parser accepts with its documented request schema.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    reader: ObjectReader,
+    asked: Vec<&'static str>,
+}
+
+impl Fields {
+    pub(crate) fn new(value: serde_json::Value) -> Result<Self, ValidationErrors> {
+        Ok(Self { reader: ObjectReader::new(value)?, asked: Vec::new() })
+    }
+
+    fn ask(&mut self, name: &'static str) {
+        if !self.asked.contains(&name) {
+            self.asked.push(name);
+        }
+    }
+
+    pub(crate) fn required<T: DeserializeOwned>(&mut self, name: &'static str, expected: &str) -> Option<T> {
+        self.ask(name);
+        self.reader.required(name, expected)
+    }
+
+    pub(crate) fn optional<T: DeserializeOwned>(&mut self, name: &'static str, expected: &str) -> Option<T> {
+        self.ask(name);
+        self.reader.optional(name, expected)
+    }
+
+    pub(crate) fn nullable<T: DeserializeOwned>(&mut self, name: &'static str, expected: &str) -> Option<Option<T>> {
+        self.ask(name);
+        self.reader.nullable(name, expected)
+    }
+
+    pub(crate) fn parse_with<T>(
+        &mut self,
+        name: &'static str,
+        value: Option<String>,
+        parse: fn(&str) -> Option<T>,
+        allowed: &[&str],
+    ) -> Option<T> {
+        self.reader.parse_with(name, value, parse, allowed)
+    }
+
+    pub(crate) fn timestamp(&mut self, name: &'static str, value: Option<String>) -> Option<DateTime<Utc>> {
+        self.reader.timestamp(name, value)
+    }
+
+    /// See [`ObjectReader::finish`].
+    pub(crate) fn finish(self, server_owned: &[&str]) -> ValidationErrors {
+        #[cfg(test)]
+        doc_tests::record(&self.asked);
+        self.reader.finish(server_owned)
+    }
+}
+
+/// A string enumeration whose values come from the domain's own list, as a named schema, so
+/// the document cannot drift from what the parsers accept.
+macro_rules! domain_enum_schema {
+    ($(#[$attr:meta])* $type:ident as $name:literal = $values:expr, $description:expr) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $type;
+
+        impl utoipa::PartialSchema for $type {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($values))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $type {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+pub(crate) use domain_enum_schema;
+
+/// Helpers for the unit tests that compare documented schemas with the parsers.
+#[cfg(test)]
+pub(crate) mod doc_tests {
+    use serde_json::Value;
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    thread_local! {
+        static LAST: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn record(asked: &[&'static str]) {
+        LAST.with(|last| *last.borrow_mut() = asked.to_vec());
+    }
+
+    /// The fields the last parser run on this thread asked for.
+    pub fn fields_read_by<T, E>(parse: impl FnOnce() -> Result<T, E>) -> BTreeSet<String> {
+        record(&[]);
+        let _ = parse();
+        LAST.with(|last| last.borrow().iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    /// The schema of `T` as JSON.
+    pub fn schema_of<T: utoipa::PartialSchema>() -> Value {
+        serde_json::to_value(T::schema()).expect("a schema serialises")
+    }
+
+    /// The property names of an object schema.
+    pub fn properties(schema: &Value) -> BTreeSet<String> {
+        schema["properties"].as_object().expect("an object schema").keys().cloned().collect()
+    }
+
+    /// Whether property `name` of an object schema admits `null`.
+    pub fn is_nullable(schema: &Value, name: &str) -> bool {
+        let property = &schema["properties"][name];
+        let admits_null = |s: &Value| {
+            s["type"] == "null" || s["type"].as_array().is_some_and(|types| types.iter().any(|t| t == "null"))
+        };
+        admits_null(property)
+            || ["oneOf", "anyOf"]
+                .iter()
+                .any(|k| property[*k].as_array().is_some_and(|alternatives| alternatives.iter().any(admits_null)))
+    }
+
+    /// The required property names of an object schema.
+    pub fn required(schema: &Value) -> BTreeSet<String> {
+        schema["required"]
+            .as_array()
+            .map(|names| names.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
+    /// The error codes reported on `field`.
+    pub fn codes_on(errors: &domain::ValidationErrors, field: &str) -> Vec<String> {
+        errors.iter().filter(|e| e.field == field).map(|e| e.code.clone()).collect()
+    }
+
+    /// Holds a documented request schema and its parser to the same contract:
+    /// - the schema's properties are exactly the fields the parser reads, and it refuses others;
+    /// - `full`, a body with every documented property, parses;
+    /// - the required properties are exactly those the parser reports missing in `{}`;
+    /// - a property admits `null` in the schema exactly when the parser accepts `null` for it.
+    pub fn assert_schema_matches_parser<T, E: Fn(&T) -> &domain::ValidationErrors, R>(
+        schema: &Value,
+        parse: impl Fn(Value) -> Result<R, T>,
+        errors_of: E,
+        minimal: Value,
+        full: Value,
+    ) {
+        let documented = properties(schema);
+        assert_eq!(documented, fields_read_by(|| parse(serde_json::json!({}))), "documented vs read fields");
+        assert_eq!(schema["additionalProperties"], false, "unknown fields are refused");
+        let full_fields: BTreeSet<String> = full.as_object().expect("an object").keys().cloned().collect();
+        assert_eq!(full_fields, documented, "the full body sets every documented field");
+        if let Err(e) = parse(full.clone()) {
+            panic!("a body with every documented field was refused: {:?}", errors_of(&e));
+        }
+        if let Err(e) = parse(minimal.clone()) {
+            panic!("the minimal body was refused: {:?}", errors_of(&e));
+        }
+        let missing: BTreeSet<String> = match parse(serde_json::json!({})) {
+            Ok(_) => BTreeSet::new(),
+            Err(e) => errors_of(&e).iter().filter(|e| e.code == "required").map(|e| e.field.clone()).collect(),
+        };
+        assert_eq!(required(schema), missing, "documented vs enforced required fields");
+        for name in &documented {
+            let mut body = minimal.clone();
+            body[name.as_str()] = Value::Null;
+            let accepted = match parse(body) {
+                Ok(_) => true,
+                Err(e) => codes_on(errors_of(&e), name).is_empty(),
+            };
+            assert_eq!(accepted, is_nullable(schema, name), "nullability of {name}");
+        }
+    }
 }

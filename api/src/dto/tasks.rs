@@ -1,13 +1,14 @@
 //! Task requests and responses.
 
-use super::{optional_timestamp, timestamp};
-use crate::extract::ObjectReader;
+use super::{Fields, domain_enum_schema, optional_timestamp, timestamp};
 use chrono::{DateTime, Utc};
 use domain::ValidationErrors;
-use domain::task::{NewTask, NewTaskFields, Priority, Recurrence, Task, TaskPatch, TaskStats, TaskStatus};
+use domain::task::{NewTask, NewTaskFields, Priority, Recurrence, Sort, Task, TaskPatch, TaskStats, TaskStatus};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 
 /// Fields the server owns: writing one is a 422, not a silent no-op.
 const SERVER_OWNED: &[&str] = &["id", "user_id", "version", "created_at", "updated_at", "deleted_at", "completed_at"];
@@ -17,7 +18,7 @@ const RECURRENCES: &[&str] = &["daily", "weekly", "monthly"];
 
 /// The body of `POST /api/v1/tasks` (and each item of a batch) as a checked [`NewTask`].
 pub fn new_task(body: Value) -> Result<NewTask, ValidationErrors> {
-    let mut reader = ObjectReader::new(body)?;
+    let mut reader = Fields::new(body)?;
     let title: Option<String> = reader.required("title", "a string");
     let description: Option<Option<String>> = reader.nullable("description", "a string");
     let status = reader.optional::<String>("status", "a string");
@@ -59,7 +60,7 @@ pub fn new_task(body: Value) -> Result<NewTask, ValidationErrors> {
 /// The body of `POST /api/v1/tasks/batch`: `{"tasks": [...]}` with 1–1000 items, every
 /// problem of every item reported as `tasks[i].field`.
 pub fn new_tasks(body: Value) -> Result<Vec<NewTask>, ValidationErrors> {
-    let mut reader = ObjectReader::new(body)?;
+    let mut reader = Fields::new(body)?;
     let items: Option<Vec<Value>> = reader.required("tasks", "an array of tasks");
     let mut errors = reader.finish(&[]);
     let Some(items) = items else { return Err(errors) };
@@ -79,7 +80,7 @@ pub fn new_tasks(body: Value) -> Result<Vec<NewTask>, ValidationErrors> {
 
 /// The body of `PATCH /api/v1/tasks/{id}`: a JSON merge patch of the writable fields.
 pub fn task_patch(body: Value) -> Result<TaskPatch, ValidationErrors> {
-    let mut reader = ObjectReader::new(body)?;
+    let mut reader = Fields::new(body)?;
     let title = reader.optional::<String>("title", "a string");
     let description = reader.nullable::<String>("description", "a string");
     let status = reader.optional::<String>("status", "a string");
@@ -101,21 +102,154 @@ pub fn task_patch(body: Value) -> Result<TaskPatch, ValidationErrors> {
     TaskPatch::parse(patch)
 }
 
-/// A task as the API returns it.
-#[derive(Debug, Serialize)]
+domain_enum_schema!(
+    /// `TaskStatus` in the document, from [`TaskStatus::ALL`].
+    TaskStatusSchema as "TaskStatus" = TaskStatus::ALL.map(TaskStatus::as_str),
+    "A task's status. `completed_at` is set when the status becomes `completed` and cleared when it leaves it."
+);
+domain_enum_schema!(
+    /// `Priority` in the document, from [`Priority::ALL`].
+    PrioritySchema as "Priority" = Priority::ALL.map(Priority::as_str),
+    "A task's priority; sorts by rank: low < medium < high."
+);
+domain_enum_schema!(
+    /// `Recurrence` in the document, from [`Recurrence::ALL`].
+    RecurrenceSchema as "Recurrence" = Recurrence::ALL.map(Recurrence::as_str),
+    "How a task repeats. Completing a recurring task that has a due date creates the next occurrence (same \
+     title, description, priority, tags and recurrence; pending; due one period later, computed in UTC; a \
+     monthly step from the 29th-31st clamps to the month's last day). Completing an already completed task, \
+     or creating a task that is already completed, creates nothing more."
+);
+domain_enum_schema!(
+    /// The `sort` values of the task list, from [`Sort::ALL`].
+    TaskSortSchema as "TaskSort" = Sort::ALL,
+    "List order; a leading `-` sorts descending. `priority` sorts by rank (low < medium < high). Tasks \
+     without a due date sort last in both directions; ties are broken by id, so pages of any size agree."
+);
+
+/// A tag: 1-32 characters, stored and returned lowercased.
+#[derive(Debug)]
+pub struct TagSchema;
+
+impl utoipa::PartialSchema for TagSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(32))
+            .description(Some("1-32 characters (not bytes); stored and returned lowercased."))
+            .into()
+    }
+}
+
+impl ToSchema for TagSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Tag")
+    }
+}
+
+/// The body of `POST /api/v1/tasks`, and each item of `POST /api/v1/tasks/batch`.
+///
+/// Unknown fields (code `unknown_field`), server-owned fields such as `id`, `version`,
+/// `created_at`, `user_id` (code `read_only`) and wrong JSON types (code `type`) are 422s.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTaskRequest {
+    /// 1-200 characters after trimming; surrounding white space is removed.
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    /// At most 1000 characters, or `null`.
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// Defaults to `pending`.
+    #[schema(required = false, default = "pending")]
+    pub status: TaskStatusSchema,
+    /// Defaults to `medium`.
+    #[schema(required = false, default = "medium")]
+    pub priority: PrioritySchema,
+    /// Up to 10 tags, lowercased; duplicates (after lowercasing) are stored once, in the order given.
+    #[schema(required = false, max_items = 10)]
+    pub tags: Vec<TagSchema>,
+    /// An RFC 3339 timestamp with any offset (stored as the instant), or `null`.
+    pub due_date: Option<DateTime<Utc>>,
+    /// `null` for a task that does not repeat.
+    pub recurrence: Option<RecurrenceSchema>,
+}
+
+/// The body of `PATCH /api/v1/tasks/{id}`: a JSON merge patch (RFC 7396) of the writable fields.
+///
+/// An absent field is left as it is; `null` clears a nullable field (and is a 422 on one that
+/// is not). A patch that changes nothing leaves `version` and `updated_at` as they were.
+/// Unknown and server-owned fields are 422s, as on create.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatchRequest {
+    /// 1-200 characters after trimming.
+    #[schema(required = false, min_length = 1, max_length = 200)]
+    pub title: String,
+    /// At most 1000 characters; `null` clears it.
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    #[schema(required = false)]
+    pub status: TaskStatusSchema,
+    #[schema(required = false)]
+    pub priority: PrioritySchema,
+    /// Replaces the tags: up to 10, lowercased, duplicates stored once.
+    #[schema(required = false, max_items = 10)]
+    pub tags: Vec<TagSchema>,
+    /// An RFC 3339 timestamp with any offset; `null` clears it.
+    pub due_date: Option<DateTime<Utc>>,
+    /// `null` stops the repetition.
+    pub recurrence: Option<RecurrenceSchema>,
+}
+
+/// The body of `POST /api/v1/tasks/batch`. All or nothing: one invalid item is a 422 naming
+/// fields like `tasks[3].title` (every invalid item is listed) and nothing is written.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1-1000 tasks, each shaped like the body of `POST /api/v1/tasks`.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub tasks: Vec<CreateTaskRequest>,
+}
+
+/// A task as the API returns it. Every field is always present; nullable ones are `null`
+/// when unset.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TaskResponse {
+    /// A UUID v7 made by the server.
     pub id: uuid::Uuid,
     pub title: String,
+    /// `null` when there is none.
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(value_type = TaskStatusSchema)]
     pub status: TaskStatus,
+    #[schema(value_type = PrioritySchema)]
     pub priority: Priority,
+    /// Lowercased, in the order given, without duplicates.
+    #[schema(value_type = Vec<TagSchema>)]
     pub tags: Vec<String>,
+    /// The due instant, or `null`.
+    #[schema(required = true, format = DateTime)]
     pub due_date: Option<String>,
+    #[schema(required = true, value_type = Option<RecurrenceSchema>)]
     pub recurrence: Option<Recurrence>,
+    /// Set when the status became `completed`; `null` otherwise.
+    #[schema(required = true, format = DateTime)]
     pub completed_at: Option<String>,
+    /// RFC 3339 in UTC with a `Z` suffix and microsecond precision, like every timestamp the API returns.
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Moves on every change; a patch that changes nothing leaves it as it was.
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    /// Set while the task is soft-deleted (seen only with `include_deleted=true`).
+    #[schema(required = true, format = DateTime)]
     pub deleted_at: Option<String>,
+    /// 1 on create, +1 on every change (soft delete and restore included). Sent as the `ETag`
+    /// `"<version>"` and compared with `If-Match`.
+    #[schema(minimum = 1)]
     pub version: i32,
 }
 
@@ -139,25 +273,31 @@ impl From<&Task> for TaskResponse {
     }
 }
 
-/// `{"items": [...], "next_cursor": ...}`.
-#[derive(Debug, Serialize)]
+/// A page of tasks: `{"items": [...], "next_cursor": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPage {
     pub items: Vec<TaskResponse>,
+    /// Opaque; pass it as `cursor` (with the same `sort`) for the next page. `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
-/// `{"items": [...]}` for a batch.
-#[derive(Debug, Serialize)]
+/// `{"items": [...]}` for a batch, in the order of the request.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TaskBatch {
     pub items: Vec<TaskResponse>,
 }
 
-/// `GET /api/v1/tasks/stats`.
-#[derive(Debug, Serialize)]
+/// `GET /api/v1/tasks/stats`: counts over the caller's tasks that are not deleted, computed
+/// in the database.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TaskStatsResponse {
     pub total: u64,
+    #[schema(schema_with = status_counts)]
     pub by_status: BTreeMap<&'static str, u64>,
+    #[schema(schema_with = priority_counts)]
     pub by_priority: BTreeMap<&'static str, u64>,
+    /// Tasks due in the past that are not completed.
     pub overdue: u64,
 }
 
@@ -170,6 +310,34 @@ impl From<&TaskStats> for TaskStatsResponse {
             overdue: s.overdue,
         }
     }
+}
+
+/// An object with one count per name, every name always present.
+fn counts(names: &[&str], description: &str) -> ObjectBuilder {
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for name in names {
+        object = object
+            .property(
+                *name,
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0)),
+            )
+            .required(*name);
+    }
+    object
+}
+
+fn status_counts() -> ObjectBuilder {
+    counts(&TaskStatus::ALL.map(TaskStatus::as_str), "Tasks per status; every status is present.")
+}
+
+fn priority_counts() -> ObjectBuilder {
+    counts(&Priority::ALL.map(Priority::as_str), "Tasks per priority; every priority is present.")
 }
 
 /// Parses `?due_before=` style instants.
@@ -233,5 +401,75 @@ mod tests {
         assert_eq!(patch.title, None);
         let errors = task_patch(json!({"title": null, "status": null, "tags": null, "id": "x"})).expect_err("invalid");
         assert_eq!(fields(&errors), ["title:type", "status:type", "tags:type", "id:read_only"]);
+    }
+
+    mod documented_schemas {
+        use super::*;
+        use crate::dto::doc_tests::{assert_schema_matches_parser, schema_of};
+
+        fn full_task() -> Value {
+            json!({
+                "title": "t", "description": "d", "status": "in_progress", "priority": "high", "tags": ["a"],
+                "due_date": "2025-01-01T00:00:00+02:00", "recurrence": "weekly"
+            })
+        }
+
+        #[test]
+        fn the_create_schema_is_what_the_parser_accepts() {
+            assert_schema_matches_parser(
+                &schema_of::<CreateTaskRequest>(),
+                new_task,
+                |e| e,
+                json!({"title": "t"}),
+                full_task(),
+            );
+        }
+
+        #[test]
+        fn the_patch_schema_is_what_the_parser_accepts() {
+            assert_schema_matches_parser(&schema_of::<TaskPatchRequest>(), task_patch, |e| e, json!({}), full_task());
+        }
+
+        #[test]
+        fn the_batch_schema_is_what_the_parser_accepts() {
+            let schema = schema_of::<BatchRequest>();
+            assert_eq!(schema["properties"]["tasks"]["items"]["$ref"], "#/components/schemas/CreateTaskRequest");
+            assert_schema_matches_parser(
+                &schema,
+                new_tasks,
+                |e| e,
+                json!({"tasks": [{"title": "t"}]}),
+                json!({"tasks": [full_task()]}),
+            );
+        }
+
+        #[test]
+        fn every_documented_enum_value_is_accepted() {
+            for (field, values) in [
+                ("status", schema_of::<TaskStatusSchema>()),
+                ("priority", schema_of::<PrioritySchema>()),
+                ("recurrence", schema_of::<RecurrenceSchema>()),
+            ] {
+                let values = values["enum"].as_array().expect("enum values").clone();
+                assert!(!values.is_empty());
+                for value in values {
+                    assert!(new_task(json!({"title": "t", field: value})).is_ok(), "{field}={value}");
+                }
+            }
+        }
+
+        #[test]
+        fn a_response_serialises_to_its_documented_properties() {
+            let task = new_task(full_task()).expect("valid").into_task(
+                &domain::UserId::parse("u".to_owned()).expect("user"),
+                uuid::Uuid::now_v7(),
+                Utc::now(),
+            );
+            let value = serde_json::to_value(TaskResponse::from(&task)).expect("json");
+            let schema = schema_of::<TaskResponse>();
+            let keys: std::collections::BTreeSet<String> = value.as_object().expect("object").keys().cloned().collect();
+            assert_eq!(keys, crate::dto::doc_tests::properties(&schema));
+            assert_eq!(keys, crate::dto::doc_tests::required(&schema), "every field is always present");
+        }
     }
 }

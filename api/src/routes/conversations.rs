@@ -1,14 +1,22 @@
 //! `/api/v1/conversations` and their messages.
 
 use crate::auth::Caller;
-use crate::dto::conversations::{self as dto, ConversationResponse, MessageResponse, Paged};
+use crate::dto::conversations::{
+    self as dto, ConversationPage, ConversationPatchRequest, ConversationResponse, MessageOrderSchema, MessagePage,
+    MessageResponse, NewMessageRequest,
+};
 use crate::dto::cursor;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, PageParams, if_match, path_id};
+use crate::openapi::responses::{
+    BadRequest, DatabaseUnavailable, Internal, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
+    UnsupportedMediaType, ValidationFailed,
+};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::conversation::{Conversation, ConversationListQuery, ConversationService, MessageListQuery, MessageOrder};
+use utoipa::IntoParams;
 
 fn conversation_response(status: StatusCode, conversation: &Conversation) -> HttpResponse {
     let mut response = HttpResponse::build(status).json(ConversationResponse::from(conversation));
@@ -18,11 +26,66 @@ fn conversation_response(status: StatusCode, conversation: &Conversation) -> Htt
     response
 }
 
+/// The query parameters of `GET /api/v1/conversations`, for the document; [`PageParams`]
+/// parses them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationListParams {
+    /// Page size, 1-100.
+    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
+    pub limit: u8,
+    /// Opaque: the `next_cursor` of the previous page.
+    #[param(required = false)]
+    pub cursor: String,
+}
+
+/// The query parameters of `GET /api/v1/conversations/{id}/messages`, for the document;
+/// [`PageParams`] parses them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageListParams {
+    /// Page size, 1-100.
+    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
+    pub limit: u8,
+    /// Opaque: the `next_cursor` of the previous page, with the same `order`.
+    #[param(required = false)]
+    pub cursor: String,
+    /// `asc` (oldest first, the default) or `desc`.
+    #[param(required = false, default = "asc")]
+    pub order: MessageOrderSchema,
+}
+
 fn bad_query(errors: domain::ValidationErrors) -> ApiError {
     ApiError::BadRequest { detail: "the query string is invalid".into(), errors }
 }
 
-/// `POST /api/v1/conversations`
+/// Create a conversation
+///
+/// Answers 201 with the conversation, `Location: /api/v1/conversations/{id}` and its `ETag`.
+/// The body may be empty (then no `Content-Type` is needed), which is the same as `{}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations",
+    operation_id = "create_conversation",
+    tag = "conversations",
+    security(("bearer" = [])),
+    // A reference rather than the type: the body is optional, but `null` is not a valid one.
+    request_body(content = ref("#/components/schemas/CreateConversationRequest"), content_type = "application/json",
+        description = "Optional: an empty body creates an untitled conversation. Any `application/*+json` media type is accepted too."),
+    responses(
+        (status = 201, description = "Created.", body = ConversationResponse, headers(
+            ("Location" = String, description = "`/api/v1/conversations/{id}`"),
+            ("ETag" = String, description = "`\"<version>\"`"),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn create(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -37,7 +100,26 @@ pub async fn create(
     Ok(response)
 }
 
-/// `GET /api/v1/conversations`
+/// List conversations
+///
+/// A page of the caller's conversations, most recent activity (`updated_at`) first; each
+/// carries `message_count` and `last_message_at` from the same single query. An unknown or
+/// repeated parameter, a bad value or a bad cursor is a 400.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    operation_id = "list_conversations",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(ConversationListParams),
+    responses(
+        (status = 200, description = "A page of conversations.", body = ConversationPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn list(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -55,13 +137,28 @@ pub async fn list(
         return Err(bad_query(errors));
     }
     let page = service.list(&caller.user, &ConversationListQuery { limit: params.limit, after }).await?;
-    Ok(HttpResponse::Ok().json(Paged {
+    Ok(HttpResponse::Ok().json(ConversationPage {
         items: page.items.iter().map(ConversationResponse::from).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode_conversation),
     }))
 }
 
-/// `GET /api/v1/conversations/{id}`
+/// Get a conversation
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    operation_id = "get_conversation",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's.")),
+    responses(
+        (status = 200, description = "The conversation.", body = ConversationResponse, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn get(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -71,7 +168,39 @@ pub async fn get(
     Ok(conversation_response(StatusCode::OK, &conversation))
 }
 
-/// `PATCH /api/v1/conversations/{id}`
+/// Update a conversation (JSON merge patch)
+///
+/// Sets or clears (`null`) the title. A patch that changes nothing leaves `version` and
+/// `updated_at` as they were. With `If-Match`, a stale version is a 412 and nothing changes;
+/// without it, a patch that races another writer still applies to the newer version.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/conversations/{id}",
+    operation_id = "update_conversation",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's."),
+        ("If-Match" = Option<String>, Header, nullable = false, example = "\"3\"",
+            description = "`\"<version>\"` (the conversation's `ETag`): the patch applies only to that version, else 412 and nothing changes. `*` or no header: no condition. Anything else is a 400."),
+    ),
+    request_body(content(
+        (ConversationPatchRequest = "application/merge-patch+json"),
+        (ConversationPatchRequest = "application/json"),
+    ), description = "The merge patch. Any `application/*+json` media type is accepted."),
+    responses(
+        (status = 200, description = "The conversation after the patch.", body = ConversationResponse, headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn update(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -86,7 +215,25 @@ pub async fn update(
     Ok(conversation_response(StatusCode::OK, &conversation))
 }
 
-/// `DELETE /api/v1/conversations/{id}`
+/// Delete a conversation and its messages
+///
+/// Permanent: the conversation and all its messages are removed. `If-Match` is not
+/// consulted. Deleting it again is a 404.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/conversations/{id}",
+    operation_id = "delete_conversation",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's.")),
+    responses(
+        (status = 204, description = "Deleted, with its messages."),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn delete(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -96,7 +243,34 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/v1/conversations/{id}/messages`
+/// Append a message
+///
+/// Answers 201 with the message. In the same transaction the conversation's `updated_at`
+/// moves to the message's time and its `message_count` and `last_message_at` are updated.
+/// Appending locks the conversation, so concurrent appends take turns; each message is timed
+/// at the server's clock or one microsecond after the conversation's previous message,
+/// whichever is later, so messages are in commit order by `(created_at, id)`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/messages",
+    operation_id = "append_message",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's.")),
+    request_body(content((NewMessageRequest = "application/json")),
+        description = "The message. Any `application/*+json` media type is accepted too."),
+    responses(
+        (status = 201, description = "Appended.", body = MessageResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn append(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -109,7 +283,27 @@ pub async fn append(
     Ok(HttpResponse::Created().json(MessageResponse::from(&message)))
 }
 
-/// `GET /api/v1/conversations/{id}/messages`
+/// List a conversation's messages
+///
+/// A page of messages in `(created_at, id)` order, which is commit order: a client paging
+/// forward never misses a message that committed late. An unknown or repeated parameter, a
+/// bad value or a bad cursor is a 400.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/messages",
+    operation_id = "list_messages",
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's."), MessageListParams),
+    responses(
+        (status = 200, description = "A page of messages.", body = MessagePage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn messages(
     caller: Caller,
     service: web::Data<ConversationService>,
@@ -137,8 +331,32 @@ pub async fn messages(
         return Err(bad_query(errors));
     }
     let page = service.messages(&caller.user, id, &MessageListQuery { order, limit: params.limit, after }).await?;
-    Ok(HttpResponse::Ok().json(Paged {
+    Ok(HttpResponse::Ok().json(MessagePage {
         items: page.items.iter().map(MessageResponse::from).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode_message),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names<P: IntoParams>() -> Vec<String> {
+        P::into_params(|| None).into_iter().map(|p| p.name).collect()
+    }
+
+    #[test]
+    fn the_documented_list_parameters_are_the_ones_the_parser_accepts() {
+        assert_eq!(names::<ConversationListParams>(), ["limit", "cursor"]);
+        assert_eq!(names::<MessageListParams>(), ["limit", "cursor", "order"]);
+        let (_, errors) = PageParams::parse("limit=5&cursor=x", false);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (params, errors) = PageParams::parse("limit=5&cursor=x&order=desc", true);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(params.order.as_deref(), Some("desc"));
+        let (_, errors) = PageParams::parse("order=desc", false);
+        assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["unknown_parameter"]);
+        let orders = serde_json::to_value(<MessageOrderSchema as utoipa::PartialSchema>::schema()).expect("json");
+        assert_eq!(orders["enum"], serde_json::json!(["asc", "desc"]));
+    }
 }

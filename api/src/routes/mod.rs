@@ -1,49 +1,128 @@
 //! Route registration.
+//!
+//! The route table below pairs each handler with its `#[utoipa::path]` annotation and registers
+//! the handler at exactly the path and method the annotation documents, so the service cannot
+//! serve a route somewhere the OpenAPI document does not say. [`operations`] lists the table
+//! for the tests that compare it with the document.
 
 pub mod admin;
 pub mod conversations;
 pub mod health;
 pub mod tasks;
 
-use actix_web::web;
+use actix_web::dev::Handler;
+use actix_web::http::Method;
+use actix_web::{FromRequest, Responder, Route, web};
+use utoipa::openapi::path::HttpMethod;
+
+/// One method of one path and the handler that serves it.
+struct Endpoint {
+    method: Method,
+    path: String,
+    route: Route,
+}
+
+/// The endpoints of `handler`, at the path and methods its annotation `_doc` documents.
+fn endpoint<P, F, Args>(_doc: P, handler: F) -> Vec<Endpoint>
+where
+    P: utoipa::Path,
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    P::methods()
+        .iter()
+        .map(|m| {
+            let method = http_method(m);
+            Endpoint { route: web::method(method.clone()).to(handler.clone()), method, path: P::path() }
+        })
+        .collect()
+}
+
+fn http_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// Every route of the service, in matching order: a fixed segment (`/tasks/batch`) comes
+/// before the `{id}` that would otherwise swallow it.
+fn table() -> Vec<Endpoint> {
+    [
+        endpoint(health::__path_live, health::live),
+        endpoint(health::__path_health, health::health),
+        endpoint(health::__path_ready, health::ready),
+        endpoint(health::__path_database, health::database),
+        endpoint(crate::metrics::__path_render, crate::metrics::render),
+        endpoint(crate::openapi::__path_serve, crate::openapi::serve),
+        endpoint(admin::__path_pool_stats, admin::pool_stats),
+        endpoint(tasks::__path_create, tasks::create),
+        endpoint(tasks::__path_list, tasks::list),
+        endpoint(tasks::__path_create_batch, tasks::create_batch),
+        endpoint(tasks::__path_stats, tasks::stats),
+        endpoint(tasks::__path_get, tasks::get),
+        endpoint(tasks::__path_update, tasks::update),
+        endpoint(tasks::__path_delete, tasks::delete),
+        endpoint(tasks::__path_restore, tasks::restore),
+        endpoint(conversations::__path_create, conversations::create),
+        endpoint(conversations::__path_list, conversations::list),
+        endpoint(conversations::__path_get, conversations::get),
+        endpoint(conversations::__path_update, conversations::update),
+        endpoint(conversations::__path_delete, conversations::delete),
+        endpoint(conversations::__path_append, conversations::append),
+        endpoint(conversations::__path_messages, conversations::messages),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 /// Registers every route of the service. Each path is one resource holding all its methods,
 /// so a method the path does not support is a 405 (not a 404).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health/live").route(web::get().to(health::live)))
-        .service(web::resource("/health").route(web::get().to(health::ready)))
-        .service(web::resource("/health/ready").route(web::get().to(health::ready)))
-        .service(web::resource("/health/db").route(web::get().to(health::database)))
-        .service(web::resource("/metrics").route(web::get().to(crate::metrics::render)))
-        .service(web::resource("/admin/db/pool-stats").route(web::get().to(admin::pool_stats)))
-        .service(
-            web::scope("/api/v1")
-                .service(web::resource("/tasks").route(web::post().to(tasks::create)).route(web::get().to(tasks::list)))
-                // Fixed segments before `{id}`, which would otherwise swallow them.
-                .service(web::resource("/tasks/batch").route(web::post().to(tasks::create_batch)))
-                .service(web::resource("/tasks/stats").route(web::get().to(tasks::stats)))
-                .service(
-                    web::resource("/tasks/{id}")
-                        .route(web::get().to(tasks::get))
-                        .route(web::patch().to(tasks::update))
-                        .route(web::delete().to(tasks::delete)),
-                )
-                .service(web::resource("/tasks/{id}/restore").route(web::post().to(tasks::restore)))
-                .service(
-                    web::resource("/conversations")
-                        .route(web::post().to(conversations::create))
-                        .route(web::get().to(conversations::list)),
-                )
-                .service(
-                    web::resource("/conversations/{id}")
-                        .route(web::get().to(conversations::get))
-                        .route(web::patch().to(conversations::update))
-                        .route(web::delete().to(conversations::delete)),
-                )
-                .service(
-                    web::resource("/conversations/{id}/messages")
-                        .route(web::post().to(conversations::append))
-                        .route(web::get().to(conversations::messages)),
-                ),
-        );
+    let mut paths: Vec<(String, Vec<Route>)> = Vec::new();
+    for Endpoint { path, route, .. } in table() {
+        match paths.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, routes)) => routes.push(route),
+            None => paths.push((path, vec![route])),
+        }
+    }
+    for (path, routes) in paths {
+        cfg.service(routes.into_iter().fold(web::resource(path), actix_web::Resource::route));
+    }
+}
+
+/// `(method, path)` of every registered route, paths as templates (`/api/v1/tasks/{id}`).
+pub fn operations() -> Vec<(Method, String)> {
+    table().into_iter().map(|e| (e.method, e.path)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_method_of_a_path_is_registered_twice() {
+        let all = operations();
+        let mut unique = all.clone();
+        unique.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+    }
+
+    #[test]
+    fn fixed_segments_come_before_the_templates_that_would_swallow_them() {
+        let paths: Vec<String> = operations().into_iter().map(|(_, p)| p).collect();
+        let position = |p: &str| paths.iter().position(|x| x == p).expect(p);
+        for fixed in ["/api/v1/tasks/batch", "/api/v1/tasks/stats"] {
+            assert!(position(fixed) < position("/api/v1/tasks/{id}"), "{fixed}");
+        }
+    }
 }

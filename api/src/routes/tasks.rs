@@ -2,13 +2,21 @@
 
 use crate::auth::Caller;
 use crate::dto::cursor;
-use crate::dto::tasks::{self as dto, TaskBatch, TaskPage, TaskResponse, TaskStatsResponse};
+use crate::dto::tasks::{
+    self as dto, BatchRequest, CreateTaskRequest, PrioritySchema, TaskBatch, TaskPage, TaskPatchRequest, TaskResponse,
+    TaskSortSchema, TaskStatsResponse, TaskStatusSchema,
+};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, idempotency_key, if_match, path_id, request_digest};
+use crate::openapi::responses::{
+    BadRequest, Conflict, DatabaseUnavailable, Internal, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
+    UnsupportedMediaType, ValidationFailed,
+};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ValidationErrors;
 use domain::task::{Priority, Sort, TaskFilter, TaskListQuery, TaskService, TaskStatus};
+use utoipa::IntoParams;
 
 fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
     if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
@@ -21,7 +29,43 @@ fn task_response(status: actix_web::http::StatusCode, task: &domain::task::Task)
     with_etag(HttpResponse::build(status).json(TaskResponse::from(task)), task.version)
 }
 
-/// `POST /api/v1/tasks`
+/// Create a task
+///
+/// Answers 201 with the task, `Location: /api/v1/tasks/{id}` and its `ETag`. With an
+/// `Idempotency-Key` the create is safe to retry: the same key from the same user within 24
+/// hours answers with the first response (same id, `Idempotent-Replayed: true`) and writes
+/// nothing new; concurrent requests with one key create exactly one task (later ones wait for
+/// the first and replay it); the same key with a different body is a 422 (`reused` on
+/// `Idempotency-Key`); a key outside 1-255 characters is a 400. Creating a task that is
+/// already `completed` sets `completed_at` and creates no next occurrence.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    operation_id = "create_task",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+            description = "1-255 characters; makes the create safe to retry for 24 hours (per user)."),
+    ),
+    request_body(content((CreateTaskRequest = "application/json")),
+        description = "The task. Any `application/*+json` media type is accepted too."),
+    responses(
+        (status = 201, description = "Created (or, with a replayed `Idempotency-Key`, the first response again).",
+            body = TaskResponse, headers(
+                ("Location" = String, description = "`/api/v1/tasks/{id}`"),
+                ("ETag" = String, description = "`\"<version>\"`"),
+                ("Idempotent-Replayed" = String, description = "`true` when this is a replay of an earlier create with the same `Idempotency-Key`; absent otherwise."),
+            )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn create(
     caller: Caller,
     service: web::Data<TaskService>,
@@ -45,7 +89,30 @@ pub async fn create(
     Ok(response)
 }
 
-/// `POST /api/v1/tasks/batch`
+/// Create up to 1000 tasks at once
+///
+/// All or nothing: one invalid item is a 422 whose `errors` name fields like
+/// `tasks[3].title` (every invalid item is listed) and nothing is written. Answers 201 with
+/// the tasks in the order given.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/batch",
+    operation_id = "create_tasks",
+    tag = "tasks",
+    security(("bearer" = [])),
+    request_body(content((BatchRequest = "application/json")),
+        description = "`{\"tasks\": [...]}` with 1-1000 tasks. Any `application/*+json` media type is accepted too."),
+    responses(
+        (status = 201, description = "Every task was created.", body = TaskBatch),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn create_batch(
     caller: Caller,
     service: web::Data<TaskService>,
@@ -56,7 +123,25 @@ pub async fn create_batch(
     Ok(HttpResponse::Created().json(TaskBatch { items: tasks.iter().map(TaskResponse::from).collect() }))
 }
 
-/// `GET /api/v1/tasks/{id}`
+/// Get a task
+///
+/// A soft-deleted task is 404 here (list with `include_deleted=true` to see it).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "get_task",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id. A malformed id answers 404, like a missing task or another user's.")),
+    responses(
+        (status = 200, description = "The task.", body = TaskResponse,
+            headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn get(
     caller: Caller,
     service: web::Data<TaskService>,
@@ -66,7 +151,42 @@ pub async fn get(
     Ok(task_response(actix_web::http::StatusCode::OK, &task))
 }
 
-/// `PATCH /api/v1/tasks/{id}`
+/// Update a task (JSON merge patch)
+///
+/// A JSON merge patch (RFC 7396) of the writable fields: an absent field is left as it is,
+/// `null` clears a nullable field. A patch that changes nothing leaves `version` and
+/// `updated_at` as they were; any change adds 1 to `version`. Entering `completed` sets
+/// `completed_at` (and, for a recurring task with a due date, creates the next occurrence);
+/// leaving it clears it. With `If-Match`, a stale version is a 412 and nothing changes;
+/// without it, a patch that races another writer is re-applied to the newer version (409 only
+/// if the task keeps changing). A soft-deleted task is 404.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "update_task",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id. A malformed id answers 404, like a missing task or another user's."), ("If-Match" = Option<String>, Header, nullable = false, example = "\"3\"",
+            description = "`\"<version>\"` (the task's `ETag`): the request applies only to that version, else 412 and nothing changes. `*` or no header: no condition. Anything else is a 400.")),
+    request_body(content(
+        (TaskPatchRequest = "application/merge-patch+json"),
+        (TaskPatchRequest = "application/json"),
+    ), description = "The merge patch. Any `application/*+json` media type is accepted."),
+    responses(
+        (status = 200, description = "The task after the patch.", body = TaskResponse,
+            headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn update(
     caller: Caller,
     service: web::Data<TaskService>,
@@ -81,7 +201,28 @@ pub async fn update(
     Ok(task_response(actix_web::http::StatusCode::OK, &task))
 }
 
-/// `DELETE /api/v1/tasks/{id}`
+/// Delete a task (soft)
+///
+/// Sets `deleted_at` and adds 1 to `version`; the task can be restored. Deleting it again
+/// is a 404.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tasks/{id}",
+    operation_id = "delete_task",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id. A malformed id answers 404, like a missing task or another user's."), ("If-Match" = Option<String>, Header, nullable = false, example = "\"3\"",
+            description = "`\"<version>\"` (the task's `ETag`): the request applies only to that version, else 412 and nothing changes. `*` or no header: no condition. Anything else is a 400.")),
+    responses(
+        (status = 204, description = "Soft-deleted."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn delete(
     caller: Caller,
     service: web::Data<TaskService>,
@@ -93,7 +234,26 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/v1/tasks/{id}/restore`
+/// Restore a soft-deleted task
+///
+/// Clears `deleted_at` and adds 1 to `version`. A task that is not soft-deleted is a 404.
+/// Takes no body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/restore",
+    operation_id = "restore_task",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The task's id. A malformed id answers 404, like a missing task or another user's.")),
+    responses(
+        (status = 200, description = "The restored task.", body = TaskResponse,
+            headers(("ETag" = String, description = "`\"<version>\"`"))),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn restore(
     caller: Caller,
     service: web::Data<TaskService>,
@@ -103,13 +263,50 @@ pub async fn restore(
     Ok(task_response(actix_web::http::StatusCode::OK, &task))
 }
 
-/// `GET /api/v1/tasks/stats`
+/// Task statistics
+///
+/// Counts over the caller's tasks, deleted ones excluded, computed in the database (GROUP BY):
+/// the total, per status, per priority (every status and priority present, 0 when none) and
+/// overdue (due in the past, not completed).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/stats",
+    operation_id = "task_stats",
+    tag = "tasks",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts.", body = TaskStatsResponse),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn stats(caller: Caller, service: web::Data<TaskService>) -> Result<HttpResponse, ApiError> {
     let stats = service.stats(&caller.user).await?;
     Ok(HttpResponse::Ok().json(TaskStatsResponse::from(&stats)))
 }
 
-/// `GET /api/v1/tasks`
+/// List tasks
+///
+/// A page of the caller's tasks, filtered and sorted. Paging is keyset-based: walking all
+/// pages with `next_cursor` while rows are inserted never repeats or skips a row that existed
+/// when the walk began. Parameters are strict: an unknown or repeated parameter (other than
+/// `status`), a bad value or a bad cursor is a 400 listing every problem.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    operation_id = "list_tasks",
+    tag = "tasks",
+    security(("bearer" = [])),
+    params(TaskListParams),
+    responses(
+        (status = 200, description = "A page of tasks.", body = TaskPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = DatabaseUnavailable),
+    ),
+)]
 pub async fn list(caller: Caller, service: web::Data<TaskService>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = list_query(req.query_string())?;
     let page = service.list(&caller.user, &query).await?;
@@ -117,6 +314,49 @@ pub async fn list(caller: Caller, service: web::Data<TaskService>, req: HttpRequ
         items: page.items.iter().map(TaskResponse::from).collect(),
         next_cursor: page.next.as_ref().map(cursor::encode),
     }))
+}
+
+/// The query parameters of `GET /api/v1/tasks`, for the document; [`list_query`] parses them.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListParams {
+    /// Tasks with any of these statuses; repeat the parameter for several
+    /// (`status=pending&status=in_progress`). Absent: any status.
+    #[param(required = false, explode, style = Form)]
+    pub status: Vec<TaskStatusSchema>,
+    /// Tasks with this priority.
+    #[param(required = false)]
+    pub priority: PrioritySchema,
+    /// Tasks carrying this tag (1-32 characters, matched lowercased).
+    #[param(required = false, min_length = 1, max_length = 32)]
+    pub tag: String,
+    /// A case-insensitive literal substring of the title or description (`%` and `_` match
+    /// themselves); at most 200 characters; empty means no filter. SQLite folds only ASCII letters
+    /// for it, PostgreSQL folds all of Unicode.
+    #[param(required = false, max_length = 200)]
+    pub q: String,
+    /// Tasks due before this instant (RFC 3339; exclusive).
+    #[param(required = false)]
+    pub due_before: chrono::DateTime<chrono::Utc>,
+    /// Tasks due after this instant (RFC 3339; exclusive).
+    #[param(required = false)]
+    pub due_after: chrono::DateTime<chrono::Utc>,
+    /// `true`: only overdue tasks (due date in the past, not completed); `false`: only tasks that
+    /// are not overdue.
+    #[param(required = false)]
+    pub overdue: bool,
+    /// `true` includes soft-deleted tasks (default `false`).
+    #[param(required = false, default = false)]
+    pub include_deleted: bool,
+    /// The order; default `-created_at`.
+    #[param(required = false, default = "-created_at")]
+    pub sort: TaskSortSchema,
+    /// Page size, 1-100.
+    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
+    pub limit: u8,
+    /// Opaque: the `next_cursor` of the previous page, with the same `sort`.
+    #[param(required = false)]
+    pub cursor: String,
 }
 
 /// Parses the list query string; every problem is reported in one 400.
@@ -232,5 +472,33 @@ mod tests {
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit", "sort", "stauts", "overdue", "limit", "cursor"]);
+    }
+
+    #[test]
+    fn every_documented_parameter_is_one_the_parser_accepts() {
+        let documented: Vec<String> =
+            <TaskListParams as IntoParams>::into_params(|| None).into_iter().map(|p| p.name).collect();
+        assert!(documented.iter().any(|n| n == "cursor"));
+        let sample = |name: &str| match name {
+            "status" => "pending&status=completed",
+            "priority" => "high",
+            "tag" => "home",
+            "q" => "milk",
+            "due_before" | "due_after" => "2025-01-01T00:00:00Z",
+            "overdue" | "include_deleted" => "true",
+            "sort" => "-due_date",
+            "limit" => "5",
+            other => panic!("no sample value for the documented parameter {other}"),
+        };
+        let query: Vec<String> =
+            documented.iter().filter(|n| *n != "cursor").map(|n| format!("{n}={}", sample(n))).collect();
+        list_query(&query.join("&")).expect("every documented parameter at once");
+        // A cursor is checked against the sort; a foreign one is refused as invalid, not unknown.
+        let Err(ApiError::BadRequest { errors, .. }) = list_query("cursor=abc") else { panic!("a bad cursor") };
+        assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["invalid"]);
+        let sorts = serde_json::to_value(<TaskSortSchema as utoipa::PartialSchema>::schema()).expect("json");
+        for sort in sorts["enum"].as_array().expect("sorts") {
+            list_query(&format!("sort={}", sort.as_str().expect("a string"))).expect("a documented sort");
+        }
     }
 }

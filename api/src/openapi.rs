@@ -1,0 +1,437 @@
+//! The OpenAPI 3.1 document, generated from the code and served at `GET /openapi.json`.
+//!
+//! Every handler carries a `#[utoipa::path]` annotation, and [`crate::routes::configure`]
+//! registers each handler at the path and method its annotation names, so a route cannot be
+//! served somewhere the document does not say. [`ApiDoc`] lists the annotated handlers; a unit
+//! test here and the e2e suite check that its operations are exactly the registered routes.
+//! Request bodies are parsed field by field, so they are documented by schema structs next to
+//! their parsers (see [`crate::dto`]), which unit tests hold to the parsers.
+
+use crate::dto::conversations::{
+    ConversationPage, ConversationPatchRequest, ConversationResponse, CreateConversationRequest, MessageOrderSchema,
+    MessagePage, MessageResponse, MessageRoleSchema, NewMessageRequest,
+};
+use crate::dto::tasks::{
+    BatchRequest, CreateTaskRequest, PrioritySchema, RecurrenceSchema, TagSchema, TaskBatch, TaskPage,
+    TaskPatchRequest, TaskResponse, TaskSortSchema, TaskStatsResponse, TaskStatusSchema,
+};
+use crate::error::{ApiError, FieldErrorSchema, Problem};
+use crate::routes::{admin, conversations, health, tasks};
+use actix_web::HttpResponse;
+use std::sync::OnceLock;
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::{ObjectBuilder, Ref, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Components, RefOr, Required};
+use utoipa::{Modify, OpenApi};
+
+/// The name of the bearer security scheme.
+pub const BEARER: &str = "bearer";
+
+/// What the document says about the service as a whole: the choices API.md leaves open.
+const DESCRIPTION: &str = r#"A REST backend for tasks, conversations and messages.
+
+## Conventions
+- JSON in UTF-8. Timestamps are RFC 3339; clients may send any offset, the server stores the instant and always answers in UTC with a `Z` suffix and microsecond precision. IDs are UUIDs (v7, made by the server).
+- **Authentication**: every `/api/v1/...` route and `/admin/...` needs `Authorization: Bearer <JWT>` (HS256, signed with the configured `JWT_SECRET`; claims `sub` = the user id, 1-128 characters, `exp` required, optional `roles` that may hold `"admin"`). Tokens are accepted up to 30 seconds past `exp` (clock skew). A missing, malformed, wrongly signed, expired or `alg: none` token is a 401 with `WWW-Authenticate: Bearer`. In development and test, without `JWT_SECRET`, tokens are signed with a random per-process secret. Open routes (health, metrics, this document) ignore any `Authorization` header, even an invalid one.
+- A user sees only their own rows: another user's resource answers 404, exactly like a missing one. A malformed id in a path (`/api/v1/tasks/not-a-uuid`) answers 404 too.
+- **Errors** are RFC 9457 problem details (`application/problem+json`, schema `Problem`) with `type` = `urn:problem-type:<code>`. Validation errors list every problem at once in `errors`, each `{field, code, message}`. A 500 never carries SQL, stack traces, host names or credentials. An unknown path answers 404 (`not_found`); a known path with a method it does not support answers 405 (`method_not_allowed`).
+- **Bodies** may be `application/json` or any `application/*+json` type (so `application/merge-patch+json` works for PATCH); anything else, or no `Content-Type`, is a 415. Bodies over 1 MiB are a 413. JSON that does not parse is a 400. Unknown fields (`unknown_field`), server-owned fields such as `id`, `version`, `created_at`, `user_id` (`read_only`) and wrong JSON types (`type`) are 422s, so a typo never passes silently. Validation codes: `required`, `type`, `length`, `one_of`, `format`, `size`, `read_only`, `unknown_field` and `reused` (an `Idempotency-Key` sent before with another body).
+- **Query strings** are strict: an unknown or repeated parameter (other than the task list's `status`) is a 400, so a typo never silently widens a list; so is a bad value or cursor. Cursors are opaque and belong to the order that produced them.
+- **Every response** carries `X-Request-Id` (the client's own when it sent one of 1-200 visible ASCII characters, otherwise one the server made) and `Server-Timing: db;desc="statements=N";dur=M`: the SQL statements the request ran (transaction control not counted) and their total time in milliseconds.
+- **Conditional requests**: responses for one task or conversation carry `ETag: "<version>"`. `If-Match` takes `"<version>"` (or `*`, no condition) on PATCH (tasks and conversations) and DELETE (tasks); a stale version is a 412 and nothing changes. A PATCH without `If-Match` that races another writer is re-applied to the newer version, so no update is lost.
+- **Idempotency**: `POST /api/v1/tasks` with an `Idempotency-Key` (1-255 characters) is safe to retry for 24 hours: a replay answers with the first response and `Idempotent-Replayed: true`; concurrent requests with one key wait for the first and then replay it; the same key with another body is a 422 (`reused`).
+- A database that cannot be reached answers 503 (`database_unavailable`) with `Retry-After`.
+"#;
+
+/// The document. See the module docs for how it is kept true.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Tasks service", description = DESCRIPTION, license(name = "MIT OR Apache-2.0")),
+    paths(
+        health::live,
+        health::health,
+        health::ready,
+        health::database,
+        crate::metrics::render,
+        serve,
+        admin::pool_stats,
+        tasks::create,
+        tasks::list,
+        tasks::create_batch,
+        tasks::stats,
+        tasks::get,
+        tasks::update,
+        tasks::delete,
+        tasks::restore,
+        conversations::create,
+        conversations::list,
+        conversations::get,
+        conversations::update,
+        conversations::delete,
+        conversations::append,
+        conversations::messages,
+    ),
+    components(
+        schemas(
+            Problem,
+            FieldErrorSchema,
+            TaskResponse,
+            TaskPage,
+            TaskBatch,
+            TaskStatsResponse,
+            CreateTaskRequest,
+            TaskPatchRequest,
+            BatchRequest,
+            TaskStatusSchema,
+            PrioritySchema,
+            RecurrenceSchema,
+            TaskSortSchema,
+            TagSchema,
+            ConversationResponse,
+            ConversationPage,
+            MessageResponse,
+            MessagePage,
+            CreateConversationRequest,
+            ConversationPatchRequest,
+            NewMessageRequest,
+            MessageRoleSchema,
+            MessageOrderSchema,
+        ),
+        responses(
+            responses::BadRequest,
+            responses::Unauthorized,
+            responses::Forbidden,
+            responses::NotFound,
+            responses::Conflict,
+            responses::PreconditionFailed,
+            responses::PayloadTooLarge,
+            responses::UnsupportedMediaType,
+            responses::ValidationFailed,
+            responses::Internal,
+            responses::DatabaseUnavailable,
+        ),
+    ),
+    modifiers(&Conventions),
+    tags(
+        (name = "tasks", description = "The caller's tasks: `/api/v1/tasks`."),
+        (name = "conversations", description = "The caller's conversations and their messages: `/api/v1/conversations`."),
+        (name = "health", description = "Probes for orchestrators. Open routes."),
+        (name = "operations", description = "Metrics and this document. Open routes."),
+        (name = "admin", description = "Operator routes: a bearer token with the `admin` role."),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The document, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(ApiDoc::openapi)
+}
+
+/// This document
+///
+/// The OpenAPI 3.1 document of the service, generated from the code. Open route: ignores any
+/// `Authorization` header.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document.", body = Object, content_type = "application/json"),
+        (status = 500, response = responses::Internal),
+    ),
+)]
+pub async fn serve() -> Result<HttpResponse, ApiError> {
+    static JSON: OnceLock<Result<String, String>> = OnceLock::new();
+    match JSON.get_or_init(|| document().to_json().map_err(|e| e.to_string())) {
+        Ok(json) => Ok(HttpResponse::Ok().content_type("application/json").body(json.as_str())),
+        Err(error) => {
+            tracing::error!(%error, "the OpenAPI document does not serialise");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+/// Reusable problem responses, one per error status, each with an example built by the same
+/// code that renders the real error.
+pub mod responses {
+    use super::problem;
+    use crate::error::ApiError;
+    use domain::ValidationErrors;
+    use utoipa::ToResponse;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::response::Response;
+
+    macro_rules! problem_response {
+        ($($type:ident => $error:expr, $description:literal;)*) => {$(
+            #[doc = $description]
+            #[derive(Debug)]
+            pub struct $type;
+
+            impl<'r> ToResponse<'r> for $type {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($type), RefOr::T(problem($error, $description)))
+                }
+            }
+        )*};
+    }
+
+    fn invalid_field() -> ValidationErrors {
+        let mut errors = ValidationErrors::new();
+        errors.add("title", "length", "must have 1 to 200 characters after trimming");
+        errors
+    }
+
+    fn bad_parameter() -> ValidationErrors {
+        let mut errors = ValidationErrors::new();
+        errors.add("limit", "range", "must be an integer from 1 to 100");
+        errors
+    }
+
+    problem_response! {
+        BadRequest => ApiError::BadRequest { detail: "the query string is invalid".into(), errors: bad_parameter() },
+            "Bad request (`bad_request`): JSON that does not parse, a malformed header (`If-Match`, `Idempotency-Key`), or an invalid query string (then `errors` lists every bad parameter).";
+        Unauthorized => ApiError::unauthorized("an Authorization: Bearer token is required"),
+            "Unauthorized (`unauthorized`): a missing, malformed, wrongly signed or expired bearer token.";
+        Forbidden => ApiError::Forbidden,
+            "Forbidden (`forbidden`): the token lacks the `admin` role.";
+        NotFound => ApiError::NotFound,
+            "Not found (`not_found`): no such resource for this user (another user's resource answers the same), or a malformed id.";
+        Conflict => ApiError::Conflict { detail: "the task kept changing while it was being updated; retry".into() },
+            "Conflict (`conflict`): the resource kept changing under concurrent writers; retry.";
+        PreconditionFailed => ApiError::PreconditionFailed { detail: "If-Match names version 2 but the current version is 3".into() },
+            "Precondition failed (`precondition_failed`): `If-Match` names a version that is no longer current; nothing changed.";
+        PayloadTooLarge => ApiError::PayloadTooLarge,
+            "Payload too large (`payload_too_large`): the body is over 1 MiB.";
+        UnsupportedMediaType => ApiError::UnsupportedMediaType,
+            "Unsupported media type (`unsupported_media_type`): the body is not `application/json` (or `application/*+json`), or has no `Content-Type`.";
+        ValidationFailed => ApiError::Validation(invalid_field()),
+            "Validation failed (`validation_failed`): `errors` lists every invalid, missing, unknown or server-owned field.";
+        Internal => ApiError::Internal,
+            "Internal error (`internal`): logged on the server; the body carries no SQL, host names or credentials.";
+        DatabaseUnavailable => ApiError::DatabaseUnavailable,
+            "Database unavailable (`database_unavailable`): retry after `Retry-After` seconds.";
+    }
+}
+
+/// A problem response for `error`, with its headers and an example.
+fn problem(error: ApiError, description: &str) -> Response {
+    use actix_web::ResponseError;
+    let example = serde_json::to_value(error.problem("01936f0e-7b1c-7cc3-8a5e-5f1c2d3e4f50".into())).ok();
+    let mut response = utoipa::openapi::ResponseBuilder::new().description(description).content(
+        "application/problem+json",
+        utoipa::openapi::ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).example(example).build(),
+    );
+    match error.status_code().as_u16() {
+        401 => {
+            response = response.header("WWW-Authenticate", string_header("Always `Bearer`.", None));
+        }
+        503 => {
+            response = response.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+                    .description(Some(format!(
+                        "Seconds to wait before retrying ({}).",
+                        crate::error::RETRY_AFTER_SECONDS
+                    )))
+                    .build(),
+            );
+        }
+        _ => {}
+    }
+    response.build()
+}
+
+fn string_header(description: &str, format: Option<&str>) -> Header {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String);
+    if let Some(format) = format {
+        schema = schema.format(Some(utoipa::openapi::SchemaFormat::Custom(format.to_owned())));
+    }
+    HeaderBuilder::new().schema(Some(schema)).description(Some(description)).build()
+}
+
+/// The headers every response carries, as `components/headers`.
+const COMMON_RESPONSE_HEADERS: [&str; 2] = ["X-Request-Id", "Server-Timing"];
+
+/// What applies to every operation, added in one place: the bearer scheme, the headers every
+/// response carries, and the optional `X-Request-Id` request header.
+#[derive(Debug)]
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Components::new);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An HS256 JWT signed with `JWT_SECRET`: `sub` (1-128 characters) is the user id, `exp` is \
+                         required (30 s of clock skew allowed), `roles` may hold `admin`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.headers.insert(
+            "X-Request-Id".into(),
+            RefOr::T(string_header(
+                "The request's id: the client's own `X-Request-Id` when it was 1-200 visible ASCII characters, \
+                 otherwise one the server made (a UUID v7). Also in the problem body as `request_id`.",
+                None,
+            )),
+        );
+        components.headers.insert(
+            "Server-Timing".into(),
+            RefOr::T(string_header(
+                "`db;desc=\"statements=N\";dur=M`: the SQL statements this request ran (transaction control not \
+                 counted) and their total time in milliseconds.",
+                None,
+            )),
+        );
+        components.parameters.insert(
+            "X-Request-Id".into(),
+            RefOr::T(
+                ParameterBuilder::new()
+                    .name("X-Request-Id")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(
+                        "A request id of 1-200 visible ASCII characters to use instead of one the server makes; \
+                         anything else is ignored. Echoed in the response.",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(200))
+                            .pattern(Some("^[!-~]+$")),
+                    ))
+                    .build(),
+            ),
+        );
+        for response in components.responses.values_mut() {
+            add_common_headers(response);
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(RefOr::Ref(Ref::new("#/components/parameters/X-Request-Id")));
+                for response in operation.responses.responses.values_mut() {
+                    add_common_headers(response);
+                }
+            }
+        }
+    }
+}
+
+fn add_common_headers(response: &mut RefOr<Response>) {
+    if let RefOr::T(response) = response {
+        for name in COMMON_RESPONSE_HEADERS {
+            response.headers.insert(name.into(), RefOr::Ref(Ref::new(format!("#/components/headers/{name}"))));
+        }
+    }
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+        &mut item.query,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    fn json() -> Value {
+        serde_json::to_value(document()).expect("the document serialises")
+    }
+
+    /// `(METHOD, path)` of every operation in the document.
+    fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+        let mut found = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, _) in item.as_object().expect("path item") {
+                found.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn it_is_openapi_3_1() {
+        assert_eq!(json()["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn its_operations_are_the_registered_routes() {
+        let registered: BTreeSet<(String, String)> =
+            crate::routes::operations().into_iter().map(|(m, p)| (m.to_string(), p)).collect();
+        assert_eq!(documented(&json()), registered);
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = json();
+        let mut ids = BTreeSet::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for operation in item.as_object().expect("item").values() {
+                let id = operation["operationId"].as_str().expect("an operationId").to_owned();
+                assert!(ids.insert(id.clone()), "{id} twice");
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(value: &Value, doc: &Value, seen: &mut usize) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        let pointer = target.strip_prefix('#').expect("a local reference");
+                        assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+                        *seen += 1;
+                    }
+                    map.values().for_each(|v| walk(v, doc, seen));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, doc, seen)),
+                _ => {}
+            }
+        }
+        let doc = json();
+        let mut seen = 0;
+        walk(&doc, &doc, &mut seen);
+        assert!(seen > 50, "only {seen} references");
+    }
+
+    #[test]
+    fn problem_examples_match_their_status() {
+        let doc = json();
+        for (name, response) in doc["components"]["responses"].as_object().expect("responses") {
+            let example = &response["content"]["application/problem+json"]["example"];
+            assert!(example["status"].is_u64(), "{name}");
+            let code = example["code"].as_str().expect("code");
+            assert_eq!(example["type"], format!("urn:problem-type:{code}"), "{name}");
+        }
+    }
+}
