@@ -7,6 +7,7 @@
 //! - `db_pool_connections{pool, state}` (`idle`, `in_use`) and `db_pool_max_connections{pool}`.
 //! - `db_errors_total{kind}`: database errors by class (see `infrastructure::database::errors`).
 //! - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
+//! - `db_acquire_waits_total`: acquires that took longer than 5 ms.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -68,6 +69,7 @@ pub async fn middleware(
 ///   `db_pool_max_connections{pool}` (`pool` = `traffic` | `direct`).
 /// - `db_errors_total{kind}`: database errors by class.
 /// - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
+/// - `db_acquire_waits_total`: acquires that took longer than 5 ms.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -85,5 +87,6 @@ pub async fn render(handle: web::Data<PrometheusHandle>, database: web::Data<Dat
         metrics::gauge!("db_pool_max_connections", "pool" => pool.name).set(f64::from(pool.max));
     }
     metrics::counter!("db_acquire_timeouts_total").absolute(infrastructure::database::errors::acquire_timeouts());
+    metrics::counter!("db_acquire_waits_total").absolute(infrastructure::database::pool_events::acquire_waits());
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
 }

@@ -6,21 +6,30 @@
 
 use infrastructure::settings::LogFormat;
 use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{Layer, fmt};
 
 /// Installs the global subscriber. Safe to call more than once (later calls do nothing),
 /// which tests rely on.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx's acquire events feed the wait counter; they are not worth a log line by default.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx::pool::acquire=warn"));
     let output = match format {
         LogFormat::Pretty => fmt::layer().with_writer(std::io::stderr).boxed(),
-        LogFormat::Json => {
-            fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(std::io::stderr).boxed()
-        }
+        LogFormat::Json => fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
-    let _ = tracing_subscriber::registry().with(filter).with(output.with_filter(filter_fn(never_secret))).try_init();
+    // Filters are per layer, so RUST_LOG limits the log output but not the wait counter.
+    let _ = tracing_subscriber::registry()
+        .with(output.with_filter(filter.and(filter_fn(never_secret))))
+        .with(infrastructure::database::pool_events::layer())
+        .try_init();
 }
 
 /// sea-orm's driver opens a TRACE span on connect that records its whole `ConnectOptions`,

@@ -273,9 +273,14 @@ pub fn settings_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
 /// Logs go to the test harness's captured output, so only failing tests show them.
 /// `RUST_LOG` filters (default `warn`).
 fn init_test_logging() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let output = tracing_subscriber::fmt::layer().with_test_writer().with_filter(filter);
+    // As in the service: the pool-wait counter sees its events whatever the log filter says.
+    let _ = tracing_subscriber::registry().with(output).with(infrastructure::database::pool_events::layer()).try_init();
 }
 
 /// A running service and an HTTP client for it.

@@ -86,11 +86,48 @@ async fn pool_stats_are_for_admins_only() {
     let pools = body["pools"].as_array().expect("pools");
     let expected = if Backend::from_env().is_pooled() { vec!["traffic", "direct"] } else { vec!["traffic"] };
     assert_eq!(pools.iter().map(|p| p["name"].as_str().unwrap_or("")).collect::<Vec<_>>(), expected);
-    for key in ["size", "idle", "in_use", "min", "max", "acquire_timeouts"] {
+    for key in ["size", "idle", "in_use", "min", "max", "acquire_timeouts", "acquire_waits"] {
         assert!(pools[0][key].is_u64(), "{key} missing: {body}");
     }
     assert_eq!(pools[0]["max"], 10);
-    assert!(body["acquire_timeouts"].is_u64());
+    assert!(body["acquire_timeouts"].is_u64() && body["acquire_waits"].is_u64());
+}
+
+#[tokio::test]
+async fn requests_that_wait_for_a_busy_pool_are_counted_as_acquire_waits() {
+    let db = TestDatabase::migrated().await;
+    // One connection for twenty concurrent requests: most of them have to wait.
+    let settings = crate::helpers::settings_for(&db, &[("DB_POOL_MAX", "1")]);
+    let app = TestApp::start(settings, Some(db)).await;
+    let alice = app.new_user();
+    let admin = TestUser { token: token_for("operator", &["admin"]) };
+    let waits = |body: &Value| body["acquire_waits"].as_u64().expect("acquire_waits");
+    let before: Value = app
+        .request(Method::GET, "/admin/db/pool-stats", &admin)
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    let requests = (0..20).map(|i| {
+        app.request(Method::POST, "/api/v1/tasks", &alice).json(&serde_json::json!({"title": format!("t{i}")})).send()
+    });
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.expect("request").status(), 201);
+    }
+    let after: Value = app
+        .request(Method::GET, "/admin/db/pool-stats", &admin)
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert!(waits(&after) > waits(&before), "no wait counted: {before} then {after}");
+    assert_eq!(after["pools"][0]["max"], 1);
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(metrics.lines().any(|l| l.starts_with("db_acquire_waits_total ") && !l.ends_with(" 0")), "{metrics}");
 }
 
 #[tokio::test]

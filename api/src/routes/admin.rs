@@ -17,9 +17,12 @@ pub struct PoolStatsResponse {
     /// Requests that gave up waiting for a pooled connection (`DB_ACQUIRE_TIMEOUT`) since the
     /// process started.
     pub acquire_timeouts: u64,
+    /// Acquires that took longer than 5 ms (the pool was busy, or a connection had to be
+    /// opened) since the process started.
+    pub acquire_waits: u64,
 }
 
-/// One pool's figures and its acquire timeouts.
+/// One pool's figures, acquire waits and acquire timeouts.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PoolReport {
     #[serde(flatten)]
@@ -27,12 +30,15 @@ pub struct PoolReport {
     /// Acquire timeouts on this pool since the process started (counted on `traffic`, where
     /// requests run; 0 on `direct`).
     pub acquire_timeouts: u64,
+    /// Acquires on this pool that took longer than 5 ms since the process started (counted on
+    /// `traffic`; 0 on `direct`).
+    pub acquire_waits: u64,
 }
 
 /// Connection pool statistics (admin only)
 ///
-/// Each pool's size, idle and in-use connections, configured bounds, and the acquire
-/// timeouts since the process started. Needs a bearer token with the `admin` role: 401
+/// Each pool's size, idle and in-use connections, configured bounds, and the acquire waits
+/// (acquires slower than 5 ms) and timeouts since the process started. Needs a bearer token with the `admin` role: 401
 /// without a valid token, 403 without the role.
 #[utoipa::path(
     get,
@@ -52,6 +58,7 @@ pub async fn pool_stats(caller: Caller, database: web::Data<Database>) -> Result
         return Err(ApiError::Forbidden);
     }
     let timeouts = infrastructure::database::errors::acquire_timeouts();
+    let waits = infrastructure::database::pool_events::acquire_waits();
     let pools = database
         .pool_stats()
         .iter()
@@ -59,7 +66,8 @@ pub async fn pool_stats(caller: Caller, database: web::Data<Database>) -> Result
             figures: PoolFigures::from(p),
             // Timeouts are counted where requests run: on the traffic pool.
             acquire_timeouts: if p.name == "traffic" { timeouts } else { 0 },
+            acquire_waits: if p.name == "traffic" { waits } else { 0 },
         })
         .collect();
-    Ok(HttpResponse::Ok().json(PoolStatsResponse { pools, acquire_timeouts: timeouts }))
+    Ok(HttpResponse::Ok().json(PoolStatsResponse { pools, acquire_timeouts: timeouts, acquire_waits: waits }))
 }

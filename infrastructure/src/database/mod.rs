@@ -14,6 +14,7 @@
 
 pub mod errors;
 pub mod migrate;
+pub mod pool_events;
 pub mod statements;
 pub mod url;
 
@@ -194,6 +195,12 @@ pub fn connect_options(url: &DatabaseUrl, settings: &DatabaseSettings, role: Poo
         .sqlx_logging_level(tracing::log::LevelFilter::Debug)
         .sqlx_slow_statements_logging_settings(tracing::log::LevelFilter::Warn, settings.slow_statement)
         .set_application_name("tasks-service");
+    if role == PoolRole::Traffic {
+        // Acquires slower than this are reported as events that `pool_events` counts as waits.
+        let (threshold, level) = (pool_events::WAIT_THRESHOLD, tracing::log::LevelFilter::Info);
+        options.map_sqlx_postgres_pool_opts(move |o| o.acquire_slow_threshold(threshold).acquire_slow_level(level));
+        options.map_sqlx_sqlite_pool_opts(move |o| o.acquire_slow_threshold(threshold).acquire_slow_level(level));
+    }
     let busy_timeout = settings.acquire_timeout.max(Duration::from_secs(1));
     options.map_sqlx_sqlite_opts(move |o| {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
