@@ -1,12 +1,10 @@
 //! Failures the client cannot cause: they must still answer in the API's shape and reveal
 //! nothing about the server.
 
-use crate::helpers::{JWT_SECRET, TestApp, TestUser, token_for};
-use infrastructure::Settings;
+use crate::helpers::{JWT_SECRET, TestApp, TestUser, settings_from, token_for};
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -39,19 +37,14 @@ async fn a_storage_failure_answers_500_without_leaking_internals() {
 
 #[tokio::test]
 async fn every_api_request_answers_503_with_retry_after_quickly_while_the_database_is_away() {
-    let vars: HashMap<String, String> = [
+    let settings = settings_from(&[
         ("APP_ENV", "test"),
         ("APP_PORT", "0"),
         ("JWT_SECRET", JWT_SECRET),
         ("DATABASE_URL", "postgres://app:secret-pw@127.0.0.1:1/gone"),
         ("DB_CONNECT_TIMEOUT", "1"),
         ("DB_ACQUIRE_TIMEOUT", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let mut settings = Settings::from_vars(&vars).expect("settings");
-    settings.database.auto_migrate = false;
+    ]);
     let app = TestApp::start(settings, None).await;
     let alice = TestUser { token: token_for("alice", &[]) };
     let id = uuid::Uuid::now_v7();

@@ -1,6 +1,5 @@
-use crate::helpers::{RunningBinary, TestApp};
+use crate::helpers::{RunningBinary, TestApp, settings_from};
 use infrastructure::Settings;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -15,18 +14,14 @@ async fn liveness_answers_alive() {
 #[tokio::test]
 async fn the_service_starts_and_answers_liveness_while_the_database_is_unreachable() {
     // Nothing listens on port 1 of loopback: the database is away.
-    let vars: HashMap<String, String> = [
+    let settings = settings_from(&[
         ("APP_ENV", "production"),
         ("APP_HOST", "127.0.0.1"),
         ("APP_PORT", "0"),
         ("JWT_SECRET", "a-test-secret-that-is-long-enough-000"),
         ("DATABASE_URL", "postgres://nobody:pw@127.0.0.1:1/none"),
         ("DB_CONNECT_TIMEOUT", "10"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let settings = Settings::from_vars(&vars).expect("settings");
+    ]);
     let started = Instant::now();
     let app = TestApp::start(settings, None).await;
     assert!(started.elapsed() < Duration::from_secs(2), "start-up waited for the database");
@@ -51,19 +46,13 @@ async fn with_no_configuration_at_all_the_binary_serves_on_an_embedded_sqlite_fi
 
 /// Settings for a service whose database is at `url` and is not migrated at start-up.
 fn settings_with_database(url: &str) -> Settings {
-    let vars: HashMap<String, String> = [
+    settings_from(&[
         ("APP_ENV", "test"),
         ("APP_PORT", "0"),
         ("DATABASE_URL", url),
         ("DB_CONNECT_TIMEOUT", "1"),
         ("DB_ACQUIRE_TIMEOUT", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let mut settings = Settings::from_vars(&vars).expect("settings");
-    settings.database.auto_migrate = false;
-    settings
+    ])
 }
 
 /// A TCP server that accepts connections and never says a word, like a database host whose

@@ -250,6 +250,15 @@ fn schema_fingerprint() -> u64 {
     hasher.finish()
 }
 
+/// Settings from exactly these variables (no database made for the test). Auto-migration is
+/// off, so the service starts whatever state the database is in.
+pub fn settings_from(pairs: &[(&str, &str)]) -> Settings {
+    let vars: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut settings = Settings::from_vars(&vars).expect("settings");
+    settings.database.auto_migrate = false;
+    settings
+}
+
 /// The `JWT_SECRET` every test service is started with.
 pub const JWT_SECRET: &str = "e2e-test-secret-0123456789abcdef0123456789";
 

@@ -1,6 +1,6 @@
 //! What an operator relies on: metrics, the admin route, the CLI, logs and shutdown.
 
-use crate::helpers::{Backend, JWT_SECRET, RunningBinary, TestApp, TestDatabase, TestUser, token_for};
+use crate::helpers::{Backend, JWT_SECRET, RunningBinary, TestApp, TestDatabase, TestUser, settings_from, token_for};
 use reqwest::Method;
 use serde_json::Value;
 use std::process::Command;
@@ -45,19 +45,14 @@ async fn metrics_count_requests_by_route_template_with_latency_and_pool_gauges()
 
 #[tokio::test]
 async fn database_errors_are_counted_by_kind() {
-    let vars: std::collections::HashMap<String, String> = [
+    let settings = settings_from(&[
         ("APP_ENV", "test"),
         ("APP_PORT", "0"),
         ("JWT_SECRET", JWT_SECRET),
         ("DATABASE_URL", "postgres://u:pw@127.0.0.1:1/gone"),
         ("DB_CONNECT_TIMEOUT", "1"),
         ("DB_ACQUIRE_TIMEOUT", "1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let mut settings = infrastructure::Settings::from_vars(&vars).expect("settings");
-    settings.database.auto_migrate = false;
+    ]);
     let app = TestApp::start(settings, None).await;
     let user = TestUser { token: token_for("ops", &[]) };
     assert_eq!(app.request(Method::GET, "/api/v1/tasks", &user).send().await.expect("get").status(), 503);
