@@ -106,6 +106,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Listen for SIGTERM/SIGINT before anything else, so one that arrives during start-up
+    // still means "drain and stop" rather than the default "die at once".
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     tracing::info!(
         environment = settings.app.environment.as_str(),
         database = ?settings.database.traffic_url()?,
@@ -113,7 +117,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "starting"
     );
     let application = Application::build(settings).await?;
+    let handle = application.stop_handle();
+    actix_web::rt::spawn(async move {
+        let signal = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal, "stopping: draining in-flight requests");
+        handle.stop(true).await;
+    });
     application.run_until_stopped().await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

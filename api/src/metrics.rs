@@ -8,6 +8,8 @@
 //! - `db_errors_total{kind}`: database errors by class (see `infrastructure::database::errors`).
 //! - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
 //! - `db_acquire_waits_total`: acquires that took longer than 5 ms.
+//! - `db_circuit_breaker_state`: 0 closed, 1 half-open, 2 open; `db_circuit_breaker_opened_total`.
+//! - `db_retries_total`: database calls retried after a transient failure.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -70,6 +72,8 @@ pub async fn middleware(
 /// - `db_errors_total{kind}`: database errors by class.
 /// - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
 /// - `db_acquire_waits_total`: acquires that took longer than 5 ms.
+/// - `db_circuit_breaker_state`: 0 closed, 1 half-open, 2 open; `db_circuit_breaker_opened_total`.
+/// - `db_retries_total`: database calls retried after a transient failure.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -88,5 +92,6 @@ pub async fn render(handle: web::Data<PrometheusHandle>, database: web::Data<Dat
     }
     metrics::counter!("db_acquire_timeouts_total").absolute(infrastructure::database::errors::acquire_timeouts());
     metrics::counter!("db_acquire_waits_total").absolute(infrastructure::database::pool_events::acquire_waits());
+    metrics::gauge!("db_circuit_breaker_state").set(database.guard().state().gauge());
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
 }

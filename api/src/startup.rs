@@ -68,6 +68,12 @@ impl Application {
         &self.database
     }
 
+    /// A handle that stops the server gracefully: it stops accepting, lets in-flight requests
+    /// finish for up to `app.shutdown_timeout`, and then `run_until_stopped` closes the pools.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the server is stopped, then closes the pools.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
@@ -118,12 +124,9 @@ fn run(
 ) -> Result<Server, StartupError> {
     let probe = web::Data::new(probe);
     let metrics = web::Data::new(crate::metrics::handle());
-    let tasks = web::Data::new(TaskService::new(
-        Arc::new(SeaTaskRepository::new(database.traffic().clone())),
-        Arc::new(SystemClock),
-    ));
+    let tasks = web::Data::new(TaskService::new(Arc::new(SeaTaskRepository::new(&database)), Arc::new(SystemClock)));
     let conversations = web::Data::new(ConversationService::new(
-        Arc::new(SeaConversationRepository::new(database.traffic().clone())),
+        Arc::new(SeaConversationRepository::new(&database)),
         Arc::new(SystemClock),
     ));
     let keys = web::Data::new(keys);
@@ -148,6 +151,9 @@ fn run(
     // On SIGTERM/SIGINT actix stops accepting, lets in-flight requests finish for up to this
     // long, then stops; run_until_stopped closes the pools after that.
     .shutdown_timeout(shutdown_timeout.as_secs().max(1))
+    // The binary installs its own SIGTERM/SIGINT handlers before it starts (see `cli`), so a
+    // signal that arrives before actix would have installed its own is not fatal.
+    .disable_signals()
     .listen(listener)
     .map_err(|source| StartupError::Bind { address: address.clone(), source })?
     .run();

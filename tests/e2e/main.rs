@@ -18,6 +18,7 @@ mod helpers;
 mod migrations;
 mod openapi;
 mod operations;
+mod resilience;
 mod schema;
 mod secrets;
 mod tasks_api;

@@ -81,6 +81,10 @@ pub struct DatabaseHealth {
     pub pool: Option<PoolFigures>,
     /// Every pool: `traffic`, and `direct` when the traffic goes through a separate pooled endpoint.
     pub pools: Vec<PoolFigures>,
+    /// The database circuit breaker: `closed` (calls go through), `open` (the database was
+    /// found away; calls answer 503 at once) or `half_open` (one call probes it).
+    #[schema(value_type = String, example = "closed")]
+    pub circuit_breaker: infrastructure::database::resilience::BreakerState,
     pub thresholds: Thresholds,
 }
 
@@ -234,6 +238,7 @@ pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
         timestamp: crate::dto::timestamp(&chrono::Utc::now()),
         pool: pools.first().cloned(),
         pools,
+        circuit_breaker: probe.database.guard().state(),
         thresholds: Thresholds { degraded_latency_ms: millis(DEGRADED_LATENCY), timeout_ms: millis(probe.timeout) },
     };
     if outcome.is_ok() {

@@ -68,7 +68,8 @@ pub fn classify_code(code: &str) -> Failure {
     match code {
         // Class 08: connection exception.
         c if c.starts_with("08") => Failure::Transient(TransientKind::Connection),
-        // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections.
+        // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections: the server
+        // ended or refused the session, so the statement's transaction did not commit.
         "57P01" | "57P02" | "57P03" | "53300" => Failure::Transient(TransientKind::ServerUnavailable),
         "57014" => Failure::Transient(TransientKind::StatementTimeout),
         "40001" | "40P01" => Failure::Transient(TransientKind::Conflict),
@@ -78,7 +79,8 @@ pub fn classify_code(code: &str) -> Failure {
     }
 }
 
-/// PgBouncer reports some conditions as errors without a SQLSTATE of their own.
+/// PgBouncer reports some conditions as errors without a SQLSTATE of their own. Whether the
+/// statement ran is unknown then, so they count as a broken connection.
 fn classify_message(message: &str) -> Failure {
     let m = message.to_ascii_lowercase();
     let unavailable = [
@@ -122,6 +124,11 @@ pub fn acquire_timeouts() -> u64 {
 /// counted in `db_errors_total{kind}`.
 pub fn to_repository_error(error: DbErr) -> RepositoryError {
     let failure = classify(&error);
+    failure_to_repository_error(error, failure)
+}
+
+/// [`to_repository_error`] for an error already classified.
+pub fn failure_to_repository_error(error: DbErr, failure: Failure) -> RepositoryError {
     metrics::counter!("db_errors_total", "kind" => failure.label()).increment(1);
     if failure == Failure::Transient(TransientKind::PoolExhausted) {
         ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);

@@ -15,6 +15,7 @@
 pub mod errors;
 pub mod migrate;
 pub mod pool_events;
+pub mod resilience;
 pub mod statements;
 pub mod url;
 
@@ -30,6 +31,7 @@ pub struct Database {
     direct: DatabaseConnection,
     backend: Backend,
     pooled: bool,
+    guard: std::sync::Arc<resilience::Guard>,
 }
 
 /// Why a ping failed.
@@ -96,17 +98,38 @@ impl Database {
         let traffic_url = settings.traffic_url()?;
         let backend = traffic_url.backend();
         prepare_sqlite_file(&traffic_url)?;
-        let mut traffic =
-            sea_orm::Database::connect(connect_options(&traffic_url, settings, PoolRole::Traffic)).await?;
+        let losses = std::sync::Arc::new(resilience::ConnectionLosses::new());
+        let mut options = connect_options(&traffic_url, settings, PoolRole::Traffic);
+        evict_suspects(&mut options, &losses);
+        let mut traffic = sea_orm::Database::connect(options).await?;
         traffic.set_metric_callback(statements::record);
         let pooled = settings.url_pooled.is_some();
         let direct = if pooled {
             let direct_url = settings.direct_url()?;
-            sea_orm::Database::connect(connect_options(&direct_url, settings, PoolRole::Direct)).await?
+            let mut options = connect_options(&direct_url, settings, PoolRole::Direct);
+            evict_suspects(&mut options, &losses);
+            sea_orm::Database::connect(options).await?
         } else {
             traffic.clone()
         };
-        Ok(Self { traffic, direct, backend, pooled })
+        let probe_timeout = settings.acquire_timeout.max(settings.connect_timeout) + Duration::from_secs(1);
+        let stall = match backend {
+            Backend::Postgres => {
+                let direct: sea_orm::sqlx::postgres::PgConnectOptions =
+                    settings.direct_url()?.expose().parse().map_err(|_: sea_orm::sqlx::Error| {
+                        SettingsError::Invalid {
+                            variable: "DATABASE_URL".into(),
+                            reason: "is not a PostgreSQL connection string sqlx accepts".into(),
+                        }
+                    })?;
+                let direct = sea_orm::sqlx::ConnectOptions::disable_statement_logging(direct);
+                Some(resilience::StallCheck::new(settings.acquire_timeout, direct, settings.connect_timeout))
+            }
+            Backend::Sqlite => None,
+        };
+        let guard = std::sync::Arc::new(resilience::Guard::new(losses, probe_timeout, stall));
+        guard.watch_pool(traffic.clone());
+        Ok(Self { traffic, direct, backend, pooled, guard })
     }
 
     /// The pool for request queries.
@@ -128,11 +151,17 @@ impl Database {
         self.pooled
     }
 
-    /// Runs `SELECT 1` on the traffic pool, giving up after `within` (a host that swallows
-    /// packets must not hang a health probe). Returns the round-trip time.
+    /// The circuit breaker and retry policy every repository call runs under.
+    pub fn guard(&self) -> &std::sync::Arc<resilience::Guard> {
+        &self.guard
+    }
+
+    /// Runs `SELECT 1` on the traffic pool through the circuit breaker (so a readiness probe
+    /// can be the breaker's half-open probe), giving up after `within`: a host that swallows
+    /// packets must not hang a health probe. Returns the round-trip time.
     pub async fn ping(&self, within: Duration) -> Result<Duration, PingError> {
         let started = std::time::Instant::now();
-        let probe = self.traffic.execute_unprepared("SELECT 1");
+        let probe = self.guard.run(resilience::Safety::Read, |_| self.traffic.execute_unprepared("SELECT 1"));
         match tokio::time::timeout(within, probe).await {
             Ok(Ok(_)) => Ok(started.elapsed()),
             Ok(Err(error)) => Err(PingError::Failed(error.to_string())),
@@ -210,6 +239,21 @@ pub fn connect_options(url: &DatabaseUrl, settings: &DatabaseSettings, role: Poo
             .create_if_missing(true)
     });
     options
+}
+
+/// After a connection was found dead, pings each pooled connection that was idle since
+/// before that moment before handing it out, and drops it if the ping fails.
+fn evict_suspects(options: &mut ConnectOptions, losses: &std::sync::Arc<resilience::ConnectionLosses>) {
+    let losses = losses.clone();
+    options.map_sqlx_postgres_before_acquire(move |conn, meta| {
+        let suspect = losses.is_suspect(meta.idle_for);
+        Box::pin(async move {
+            if suspect {
+                sea_orm::sqlx::Connection::ping(conn).await?;
+            }
+            Ok(true)
+        })
+    });
 }
 
 /// SQLite creates the file but not its directory.

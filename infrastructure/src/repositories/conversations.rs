@@ -1,6 +1,8 @@
 //! Conversations in `conversations`, messages in `messages`.
 
-use super::{begin_write, corrupt, db_err};
+use super::{begin_write, corrupt, is_duplicate};
+use crate::Database;
+use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Duration, Utc};
 use domain::conversation::{
     Conversation, ConversationCursor, ConversationListQuery, ConversationRepository, Message, MessageCursor,
@@ -10,20 +12,22 @@ use domain::{Page, RepositoryError, UserId};
 use entity::{conversation, message};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, Order, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect,
 };
+use std::sync::Arc;
 use uuid::Uuid;
 
-/// The conversation repository on sea-orm.
+/// The conversation repository on sea-orm, over the traffic pool.
 #[derive(Clone, Debug)]
 pub struct SeaConversationRepository {
     db: DatabaseConnection,
+    guard: Arc<Guard>,
 }
 
 impl SeaConversationRepository {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.traffic().clone(), guard: database.guard().clone() }
     }
 }
 
@@ -60,98 +64,16 @@ fn owned(user: &UserId, id: Uuid) -> sea_orm::Condition {
     sea_orm::Condition::all().add(conversation::Column::Id.eq(id)).add(conversation::Column::UserId.eq(user.as_ref()))
 }
 
-#[async_trait::async_trait]
-impl ConversationRepository for SeaConversationRepository {
-    #[tracing::instrument(skip_all, fields(conversation = %c.id))]
-    async fn insert(&self, c: &Conversation) -> Result<(), RepositoryError> {
-        let model = conversation::ActiveModel {
-            id: Set(c.id),
-            user_id: Set(c.user_id.clone()),
-            title: Set(c.title.clone()),
-            message_count: Set(i32::try_from(c.message_count).unwrap_or(i32::MAX)),
-            last_message_at: Set(c.last_message_at),
-            created_at: Set(c.created_at),
-            updated_at: Set(c.updated_at),
-            version: Set(c.version),
-        };
-        conversation::Entity::insert(model).exec_without_returning(&self.db).await.map_err(db_err)?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip(self), fields(user = %user))]
-    async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
-        let found = conversation::Entity::find().filter(owned(user, id)).one(&self.db).await.map_err(db_err)?;
-        Ok(found.map(from_conversation))
-    }
-
-    #[tracing::instrument(skip(self, query), fields(user = %user, limit = query.limit))]
-    async fn list(
+impl SeaConversationRepository {
+    async fn append_once(
         &self,
-        user: &UserId,
-        query: &ConversationListQuery,
-    ) -> Result<Page<Conversation, ConversationCursor>, RepositoryError> {
-        let mut select = conversation::Entity::find().filter(conversation::Column::UserId.eq(user.as_ref()));
-        if let Some(after) = query.after {
-            let row = Expr::tuple([
-                Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
-                Expr::col((conversation::Entity, conversation::Column::Id)),
-            ]);
-            select = select.filter(row.lt(Expr::tuple([Expr::val(after.updated_at), Expr::val(after.id)])));
-        }
-        let rows = select
-            .order_by(conversation::Column::UpdatedAt, Order::Desc)
-            .order_by(conversation::Column::Id, Order::Desc)
-            .limit(query.limit + 1)
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
-        let rows = rows.into_iter().map(from_conversation).collect();
-        Ok(Page::from_overfetch(rows, query.limit, |c: &Conversation| ConversationCursor {
-            updated_at: c.updated_at,
-            id: c.id,
-        }))
-    }
-
-    #[tracing::instrument(skip(self, title), fields(user = %user))]
-    async fn set_title(
-        &self,
-        user: &UserId,
-        id: Uuid,
-        title: Option<String>,
-        expected_version: Option<i32>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Result<Conversation, i32>>, RepositoryError> {
-        let mut update = conversation::Entity::update_many()
-            .col_expr(conversation::Column::Title, Expr::val(title))
-            .col_expr(conversation::Column::UpdatedAt, Expr::val(now))
-            .col_expr(conversation::Column::Version, Expr::col(conversation::Column::Version).add(1))
-            .filter(owned(user, id));
-        if let Some(version) = expected_version {
-            update = update.filter(conversation::Column::Version.eq(version));
-        }
-        let rows = update.exec_with_returning(&self.db).await.map_err(db_err)?;
-        if let Some(row) = rows.into_iter().next() {
-            return Ok(Some(Ok(from_conversation(row))));
-        }
-        Ok(self.find(user, id).await?.map(|current| Err(current.version)))
-    }
-
-    #[tracing::instrument(skip(self), fields(user = %user))]
-    async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, RepositoryError> {
-        let result =
-            conversation::Entity::delete_many().filter(owned(user, id)).exec(&self.db).await.map_err(db_err)?;
-        Ok(result.rows_affected == 1)
-    }
-
-    #[tracing::instrument(skip(self, new), fields(user = %user))]
-    async fn append(
-        &self,
+        attempt: u32,
         user: &UserId,
         conversation_id: Uuid,
         message_id: Uuid,
-        new: NewMessage,
+        new: &NewMessage,
         now: DateTime<Utc>,
-    ) -> Result<Option<Message>, RepositoryError> {
+    ) -> Result<Option<Result<Message, message::Model>>, DbErr> {
         let txn = begin_write(&self.db).await?;
         // Lock the conversation row so concurrent appends take turns (SQLite's BEGIN
         // IMMEDIATE already serialises writers).
@@ -159,16 +81,23 @@ impl ConversationRepository for SeaConversationRepository {
         if self.db.get_database_backend() == DbBackend::Postgres {
             find = find.lock_exclusive();
         }
-        let Some(current) = find.one(&txn).await.map_err(db_err)? else {
-            txn.rollback().await.map_err(db_err)?;
+        let Some(current) = find.one(&txn).await? else {
+            txn.rollback().await?;
             return Ok(None);
         };
+        // On a retry, the first attempt may have committed: the message id is ours.
+        if attempt > 1
+            && let Some(stored) = message::Entity::find_by_id(message_id).one(&txn).await?
+        {
+            txn.rollback().await?;
+            return Ok(Some(Err(stored)));
+        }
         // Strictly after the previous message, even if this clock lags another instance's.
         let at = match current.last_message_at {
             Some(last) if last >= now => last + Duration::microseconds(1),
             _ => now,
         };
-        let message = new.into_message(message_id, conversation_id, at);
+        let message = new.clone().into_message(message_id, conversation_id, at);
         message::Entity::insert(message::ActiveModel {
             id: Set(message.id),
             conversation_id: Set(message.conversation_id),
@@ -178,27 +107,24 @@ impl ConversationRepository for SeaConversationRepository {
             created_at: Set(message.created_at),
         })
         .exec_without_returning(&txn)
-        .await
-        .map_err(db_err)?;
+        .await?;
         conversation::Entity::update_many()
             .col_expr(conversation::Column::MessageCount, Expr::col(conversation::Column::MessageCount).add(1))
             .col_expr(conversation::Column::LastMessageAt, Expr::val(at))
             .col_expr(conversation::Column::UpdatedAt, Expr::val(at))
             .filter(conversation::Column::Id.eq(conversation_id))
             .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(Some(message))
+            .await?;
+        txn.commit().await?;
+        Ok(Some(Ok(message)))
     }
 
-    #[tracing::instrument(skip(self, query), fields(user = %user, order = query.order.as_str(), limit = query.limit))]
-    async fn messages(
+    async fn message_rows(
         &self,
         user: &UserId,
         conversation_id: Uuid,
         query: &MessageListQuery,
-    ) -> Result<Option<Page<Message, MessageCursor>>, RepositoryError> {
+    ) -> Result<Option<Vec<message::Model>>, DbErr> {
         let order = if query.order == MessageOrder::Asc { Order::Asc } else { Order::Desc };
         // Ownership is checked in the same statement; only an empty page costs a second one.
         let mut select = message::Entity::find()
@@ -218,11 +144,153 @@ impl ConversationRepository for SeaConversationRepository {
             .order_by(message::Column::Id, order)
             .limit(query.limit + 1)
             .all(&self.db)
-            .await
-            .map_err(db_err)?;
-        if rows.is_empty() && self.find(user, conversation_id).await?.is_none() {
+            .await?;
+        if rows.is_empty()
+            && conversation::Entity::find().filter(owned(user, conversation_id)).one(&self.db).await?.is_none()
+        {
             return Ok(None);
         }
+        Ok(Some(rows))
+    }
+}
+
+#[async_trait::async_trait]
+impl ConversationRepository for SeaConversationRepository {
+    #[tracing::instrument(skip_all, fields(conversation = %c.id))]
+    async fn insert(&self, c: &Conversation) -> Result<(), RepositoryError> {
+        let model = conversation::ActiveModel {
+            id: Set(c.id),
+            user_id: Set(c.user_id.clone()),
+            title: Set(c.title.clone()),
+            message_count: Set(i32::try_from(c.message_count).unwrap_or(i32::MAX)),
+            last_message_at: Set(c.last_message_at),
+            created_at: Set(c.created_at),
+            updated_at: Set(c.updated_at),
+            version: Set(c.version),
+        };
+        self.guard
+            .run(Safety::Idempotent, |attempt| {
+                let model = model.clone();
+                async move {
+                    match conversation::Entity::insert(model).exec_without_returning(&self.db).await {
+                        // The id is ours: a duplicate on a retry means the first attempt committed.
+                        Err(error) if attempt > 1 && is_duplicate(&error) => Ok(()),
+                        other => other.map(|_| ()),
+                    }
+                }
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
+        let found = self
+            .guard
+            .run(Safety::Read, |_| conversation::Entity::find().filter(owned(user, id)).one(&self.db))
+            .await?;
+        Ok(found.map(from_conversation))
+    }
+
+    #[tracing::instrument(skip(self, query), fields(user = %user, limit = query.limit))]
+    async fn list(
+        &self,
+        user: &UserId,
+        query: &ConversationListQuery,
+    ) -> Result<Page<Conversation, ConversationCursor>, RepositoryError> {
+        let rows = self
+            .guard
+            .run(Safety::Read, |_| {
+                let mut select = conversation::Entity::find().filter(conversation::Column::UserId.eq(user.as_ref()));
+                if let Some(after) = query.after {
+                    let row = Expr::tuple([
+                        Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
+                        Expr::col((conversation::Entity, conversation::Column::Id)),
+                    ]);
+                    select = select.filter(row.lt(Expr::tuple([Expr::val(after.updated_at), Expr::val(after.id)])));
+                }
+                select
+                    .order_by(conversation::Column::UpdatedAt, Order::Desc)
+                    .order_by(conversation::Column::Id, Order::Desc)
+                    .limit(query.limit + 1)
+                    .all(&self.db)
+            })
+            .await?;
+        let rows = rows.into_iter().map(from_conversation).collect();
+        Ok(Page::from_overfetch(rows, query.limit, |c: &Conversation| ConversationCursor {
+            updated_at: c.updated_at,
+            id: c.id,
+        }))
+    }
+
+    #[tracing::instrument(skip(self, title), fields(user = %user))]
+    async fn set_title(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        title: Option<String>,
+        expected_version: Option<i32>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Result<Conversation, i32>>, RepositoryError> {
+        let rows = self
+            .guard
+            .run(Safety::Write, |_| {
+                let mut update = conversation::Entity::update_many()
+                    .col_expr(conversation::Column::Title, Expr::val(title.clone()))
+                    .col_expr(conversation::Column::UpdatedAt, Expr::val(now))
+                    .col_expr(conversation::Column::Version, Expr::col(conversation::Column::Version).add(1))
+                    .filter(owned(user, id));
+                if let Some(version) = expected_version {
+                    update = update.filter(conversation::Column::Version.eq(version));
+                }
+                update.exec_with_returning(&self.db)
+            })
+            .await?;
+        if let Some(row) = rows.into_iter().next() {
+            return Ok(Some(Ok(from_conversation(row))));
+        }
+        Ok(self.find(user, id).await?.map(|current| Err(current.version)))
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, RepositoryError> {
+        let result = self
+            .guard
+            .run(Safety::Write, |_| conversation::Entity::delete_many().filter(owned(user, id)).exec(&self.db))
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    #[tracing::instrument(skip(self, new), fields(user = %user))]
+    async fn append(
+        &self,
+        user: &UserId,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        new: NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Message>, RepositoryError> {
+        let outcome = self
+            .guard
+            .run(Safety::Idempotent, |attempt| self.append_once(attempt, user, conversation_id, message_id, &new, now))
+            .await?;
+        match outcome {
+            None => Ok(None),
+            Some(Ok(message)) => Ok(Some(message)),
+            Some(Err(stored)) => from_message(stored).map(Some),
+        }
+    }
+
+    #[tracing::instrument(skip(self, query), fields(user = %user, order = query.order.as_str(), limit = query.limit))]
+    async fn messages(
+        &self,
+        user: &UserId,
+        conversation_id: Uuid,
+        query: &MessageListQuery,
+    ) -> Result<Option<Page<Message, MessageCursor>>, RepositoryError> {
+        let Some(rows) = self.guard.run(Safety::Read, |_| self.message_rows(user, conversation_id, query)).await?
+        else {
+            return Ok(None);
+        };
         let rows = rows.into_iter().map(from_message).collect::<Result<Vec<_>, _>>()?;
         let order = query.order;
         Ok(Some(Page::from_overfetch(rows, query.limit, |m: &Message| MessageCursor {

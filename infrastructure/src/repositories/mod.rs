@@ -3,7 +3,8 @@
 //! Each port method is one statement where the contract allows it (reads stay a single
 //! round trip), and one transaction where it must be atomic. Transactions that write start
 //! as `BEGIN IMMEDIATE` on SQLite so two writers queue on the busy timeout instead of one
-//! failing when it upgrades its read lock.
+//! failing when it upgrades its read lock. Every method runs under the database's
+//! [`Guard`](crate::database::resilience::Guard), declaring whether retrying it is safe.
 
 mod conversations;
 mod tasks;
@@ -11,25 +12,24 @@ mod tasks;
 pub use conversations::SeaConversationRepository;
 pub use tasks::SeaTaskRepository;
 
-use crate::database::errors::to_repository_error;
 use domain::RepositoryError;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Starts a transaction that is going to write.
-async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, RepositoryError> {
+async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     })
     .await
-    .map_err(to_repository_error)
 }
 
-/// Shorthand for mapping sea-orm errors at the port boundary.
-fn db_err(error: DbErr) -> RepositoryError {
-    to_repository_error(error)
+/// A unique-key violation: on the retry of an insert whose key the service chose, proof that
+/// the first attempt committed.
+fn is_duplicate(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// A stored row the domain cannot represent: a bug or a hand edit, never the client's fault.

@@ -1,6 +1,8 @@
 //! Tasks in the `tasks` table, idempotency records in `idempotency_keys`.
 
-use super::{begin_write, corrupt, db_err};
+use super::{begin_write, corrupt, is_duplicate};
+use crate::Database;
+use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Utc};
 use domain::task::{
     Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Priority, Recurrence, SortField,
@@ -10,20 +12,22 @@ use domain::{Page, RepositoryError, UserId};
 use entity::{idempotency_key, task};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Order, QueryFilter,
-    QueryOrder, QuerySelect, Select, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, Order,
+    QueryFilter, QueryOrder, QuerySelect, Select, TryInsertResult,
 };
+use std::sync::Arc;
 use uuid::Uuid;
 
-/// The task repository on sea-orm.
+/// The task repository on sea-orm, over the traffic pool.
 #[derive(Clone, Debug)]
 pub struct SeaTaskRepository {
     db: DatabaseConnection,
+    guard: Arc<Guard>,
 }
 
 impl SeaTaskRepository {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(database: &Database) -> Self {
+        Self { db: database.traffic().clone(), guard: database.guard().clone() }
     }
 }
 
@@ -169,7 +173,7 @@ impl SeaTaskRepository {
         direction: Direction,
         after: Option<(SimpleExpr, Uuid)>,
         limit: u64,
-    ) -> Result<Vec<task::Model>, RepositoryError> {
+    ) -> Result<Vec<task::Model>, DbErr> {
         let order = if direction == Direction::Asc { Order::Asc } else { Order::Desc };
         let mut select = select;
         if let Some((key, id)) = after {
@@ -177,13 +181,7 @@ impl SeaTaskRepository {
             let position = Expr::tuple([key, Expr::val(id)]);
             select = select.filter(if direction == Direction::Asc { row.gt(position) } else { row.lt(position) });
         }
-        select
-            .order_by(column, order.clone())
-            .order_by(task::Column::Id, order)
-            .limit(limit)
-            .all(&self.db)
-            .await
-            .map_err(db_err)
+        select.order_by(column, order.clone()).order_by(task::Column::Id, order).limit(limit).all(&self.db).await
     }
 
     /// The rows without a due date after `after_id`, in id order (they sort last either way).
@@ -195,7 +193,7 @@ impl SeaTaskRepository {
         direction: Direction,
         after_id: Option<Uuid>,
         limit: u64,
-    ) -> Result<Vec<task::Model>, RepositoryError> {
+    ) -> Result<Vec<task::Model>, DbErr> {
         let mut select = select.filter(task::Column::DueDate.is_null());
         if let Some(id) = after_id {
             select = select.filter(if direction == Direction::Asc {
@@ -211,7 +209,78 @@ impl SeaTaskRepository {
             .limit(limit)
             .all(&self.db)
             .await
-            .map_err(db_err)
+    }
+
+    /// One page of rows in the query's order (one statement, two at the dated/undated seam).
+    async fn page_rows(
+        &self,
+        user: &UserId,
+        query: &TaskListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<task::Model>, DbErr> {
+        let select = self.filtered(user, &query.filter, now);
+        let direction = query.sort.direction;
+        // One row more than the page tells whether another page follows.
+        let want = query.limit + 1;
+        match query.sort.field {
+            SortField::DueDate => match query.after.map(|c| (c.key, c.id)) {
+                // Past the dated rows already: only undated ones remain.
+                Some((CursorKey::NoDueDate, id)) => self.undated_page(select, direction, Some(id), want).await,
+                after => {
+                    let after = match after {
+                        Some((CursorKey::Time(t), id)) => Some((Expr::val(t), id)),
+                        _ => None,
+                    };
+                    let dated = select.clone().filter(task::Column::DueDate.is_not_null());
+                    let mut rows = self.keyset_page(dated, task::Column::DueDate, direction, after, want).await?;
+                    let missing = want - rows.len() as u64;
+                    if missing > 0 {
+                        rows.extend(self.undated_page(select, direction, None, missing).await?);
+                    }
+                    Ok(rows)
+                }
+            },
+            field => {
+                let column = match field {
+                    SortField::CreatedAt => task::Column::CreatedAt,
+                    SortField::UpdatedAt => task::Column::UpdatedAt,
+                    _ => task::Column::Priority,
+                };
+                let after = query.after.and_then(|c| match c.key {
+                    CursorKey::Time(t) => Some((Expr::val(t), c.id)),
+                    CursorKey::Rank(r) => Some((Expr::val(r), c.id)),
+                    CursorKey::NoDueDate => None,
+                });
+                self.keyset_page(select, column, direction, after, want).await
+            }
+        }
+    }
+
+    /// The compare-and-set UPDATE of `update`.
+    fn compare_and_set(expected_version: i32, updated: &Task) -> sea_orm::UpdateMany<task::Entity> {
+        task::Entity::update_many()
+            .col_expr(task::Column::Title, Expr::val(updated.title.clone()))
+            .col_expr(task::Column::Description, Expr::val(updated.description.clone()))
+            .col_expr(task::Column::SearchText, Expr::val(updated.search_text()))
+            .col_expr(task::Column::Status, Expr::val(updated.status.as_str()))
+            .col_expr(task::Column::Priority, Expr::val(updated.priority.rank()))
+            .col_expr(task::Column::Tags, Expr::val(serde_json::Value::from(updated.tags.clone())))
+            .col_expr(task::Column::DueDate, Expr::val(updated.due_date))
+            .col_expr(task::Column::Recurrence, Expr::val(updated.recurrence.map(|r| r.as_str())))
+            .col_expr(task::Column::CompletedAt, Expr::val(updated.completed_at))
+            .col_expr(task::Column::UpdatedAt, Expr::val(updated.updated_at))
+            .col_expr(task::Column::Version, Expr::val(updated.version))
+            .filter(task::Column::Id.eq(updated.id))
+            .filter(task::Column::UserId.eq(updated.user_id.clone()))
+            .filter(task::Column::Version.eq(expected_version))
+            .filter(task::Column::DeletedAt.is_null())
+    }
+
+    /// Whether the stored row already is `updated` (its version and its unique `updated_at`):
+    /// on a retry, proof that the first attempt's compare-and-set committed.
+    async fn holds(&self, updated: &Task) -> Result<bool, DbErr> {
+        let stored = task::Entity::find_by_id(updated.id).one(&self.db).await?;
+        Ok(stored.is_some_and(|s| s.version == updated.version && s.updated_at == updated.updated_at))
     }
 }
 
@@ -227,8 +296,15 @@ struct StatsRow {
 impl TaskRepository for SeaTaskRepository {
     #[tracing::instrument(skip_all, fields(task = %task.id))]
     async fn insert(&self, task: &Task) -> Result<(), RepositoryError> {
-        task::Entity::insert(to_active(task)).exec_without_returning(&self.db).await.map_err(db_err)?;
-        Ok(())
+        self.guard
+            .run(Safety::Idempotent, |attempt| async move {
+                match task::Entity::insert(to_active(task)).exec_without_returning(&self.db).await {
+                    // The id is ours: a duplicate on a retry means the first attempt committed.
+                    Err(error) if attempt > 1 && is_duplicate(&error) => Ok(()),
+                    other => other.map(|_| ()),
+                }
+            })
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(task = %task.id))]
@@ -238,6 +314,215 @@ impl TaskRepository for SeaTaskRepository {
         task: &Task,
         expired_before: DateTime<Utc>,
     ) -> Result<IdempotentInsert, RepositoryError> {
+        // A retry finds the key it wrote itself and replays it, so the whole transaction is
+        // safe to repeat; the replay of our own task is reported as inserted.
+        let stored =
+            self.guard.run(Safety::Idempotent, |_| self.insert_idempotent_once(key, task, expired_before)).await?;
+        match stored {
+            Stored::Inserted => Ok(IdempotentInsert::Inserted),
+            Stored::DifferentRequest => Ok(IdempotentInsert::DifferentRequest),
+            Stored::Replay(body) => {
+                let first: Task =
+                    serde_json::from_str(&body).map_err(|e| corrupt(format!("idempotency response: {e}")))?;
+                Ok(if first.id == task.id { IdempotentInsert::Inserted } else { IdempotentInsert::Replay(first) })
+            }
+            Stored::NoResponse => Err(corrupt("idempotency record without a response")),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(count = tasks.len()))]
+    async fn insert_many(&self, tasks: &[Task]) -> Result<(), RepositoryError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        self.guard
+            .run(Safety::Idempotent, |attempt| async move {
+                let txn = begin_write(&self.db).await?;
+                // 16 parameters a row: 1,000 rows stay under both PostgreSQL's and SQLite's limits.
+                for chunk in tasks.chunks(1000) {
+                    if let Err(error) =
+                        task::Entity::insert_many(chunk.iter().map(to_active)).exec_without_returning(&txn).await
+                    {
+                        // All or nothing: a duplicate of our own ids on a retry means it all committed.
+                        return if attempt > 1 && is_duplicate(&error) { Ok(()) } else { Err(error) };
+                    }
+                }
+                txn.commit().await
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
+        let found = self
+            .guard
+            .run(Safety::Read, |_| {
+                task::Entity::find()
+                    .filter(task::Column::Id.eq(id))
+                    .filter(task::Column::UserId.eq(user.as_ref()))
+                    .filter(task::Column::DeletedAt.is_null())
+                    .one(&self.db)
+            })
+            .await?;
+        found.map(from_model).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(task = %updated.id, expected_version))]
+    async fn update(
+        &self,
+        expected_version: i32,
+        updated: &Task,
+        next_occurrence: Option<&Task>,
+    ) -> Result<bool, RepositoryError> {
+        self.guard
+            .run(Safety::Idempotent, |attempt| async move {
+                let Some(next) = next_occurrence else {
+                    let result = Self::compare_and_set(expected_version, updated).exec(&self.db).await?;
+                    return if result.rows_affected == 1 {
+                        Ok(true)
+                    } else {
+                        self.retried_and_held(attempt, updated).await
+                    };
+                };
+                let txn = begin_write(&self.db).await?;
+                if Self::compare_and_set(expected_version, updated).exec(&txn).await?.rows_affected != 1 {
+                    txn.rollback().await?;
+                    return self.retried_and_held(attempt, updated).await;
+                }
+                // At most one successor per task, even if it is completed again later.
+                task::Entity::insert(to_active(next))
+                    .on_conflict_do_nothing_on([task::Column::PreviousOccurrenceId])
+                    .exec_without_returning(&txn)
+                    .await?;
+                txn.commit().await?;
+                Ok(true)
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    async fn soft_delete(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        expected_version: Option<i32>,
+        now: DateTime<Utc>,
+    ) -> Result<DeleteOutcome, RepositoryError> {
+        let deleted = self
+            .guard
+            .run(Safety::Write, |_| {
+                let mut update = task::Entity::update_many()
+                    .col_expr(task::Column::DeletedAt, Expr::val(now))
+                    .col_expr(task::Column::UpdatedAt, Expr::val(now))
+                    .col_expr(task::Column::Version, Expr::col(task::Column::Version).add(1))
+                    .filter(task::Column::Id.eq(id))
+                    .filter(task::Column::UserId.eq(user.as_ref()))
+                    .filter(task::Column::DeletedAt.is_null());
+                if let Some(version) = expected_version {
+                    update = update.filter(task::Column::Version.eq(version));
+                }
+                update.exec(&self.db)
+            })
+            .await?;
+        if deleted.rows_affected == 1 {
+            return Ok(DeleteOutcome::Deleted);
+        }
+        if expected_version.is_some()
+            && let Some(current) = self.find(user, id).await?
+        {
+            return Ok(DeleteOutcome::VersionMismatch { current: current.version });
+        }
+        Ok(DeleteOutcome::NotFound)
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    async fn restore(&self, user: &UserId, id: Uuid, now: DateTime<Utc>) -> Result<Option<Task>, RepositoryError> {
+        let rows = self
+            .guard
+            .run(Safety::Write, |_| {
+                task::Entity::update_many()
+                    .col_expr(task::Column::DeletedAt, Expr::val(Option::<DateTime<Utc>>::None))
+                    .col_expr(task::Column::UpdatedAt, Expr::val(now))
+                    .col_expr(task::Column::Version, Expr::col(task::Column::Version).add(1))
+                    .filter(task::Column::Id.eq(id))
+                    .filter(task::Column::UserId.eq(user.as_ref()))
+                    .filter(task::Column::DeletedAt.is_not_null())
+                    .exec_with_returning(&self.db)
+            })
+            .await?;
+        rows.into_iter().next().map(from_model).transpose()
+    }
+
+    #[tracing::instrument(skip(self, query), fields(user = %user, sort = query.sort.as_str(), limit = query.limit))]
+    async fn list(
+        &self,
+        user: &UserId,
+        query: &TaskListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Page<Task, Cursor>, RepositoryError> {
+        let rows = self.guard.run(Safety::Read, |_| self.page_rows(user, query, now)).await?;
+        let sort = query.sort;
+        Ok(Page::from_overfetch(from_models(rows)?, query.limit, |last| Cursor::after(last, sort)))
+    }
+
+    #[tracing::instrument(skip(self), fields(user = %user))]
+    async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {
+        let rows = self
+            .guard
+            .run(Safety::Read, |_| {
+                let overdue_flag = Expr::case(overdue(now), 1).finally(0);
+                task::Entity::find()
+                    .select_only()
+                    .column(task::Column::Status)
+                    .column(task::Column::Priority)
+                    .column_as(Expr::col(sea_orm::sea_query::Asterisk).count(), "tasks")
+                    .column_as(
+                        SimpleExpr::from(Func::cast_as(Func::sum(overdue_flag), Alias::new("bigint"))),
+                        "overdue",
+                    )
+                    .filter(task::Column::UserId.eq(user.as_ref()))
+                    .filter(task::Column::DeletedAt.is_null())
+                    .group_by(task::Column::Status)
+                    .group_by(task::Column::Priority)
+                    .into_model::<StatsRow>()
+                    .all(&self.db)
+            })
+            .await?;
+        let mut stats = TaskStats::empty();
+        for row in rows {
+            let status = TaskStatus::parse(&row.status).ok_or_else(|| corrupt(format!("status {}", row.status)))?;
+            let priority =
+                Priority::from_rank(row.priority).ok_or_else(|| corrupt(format!("priority {}", row.priority)))?;
+            let count = u64::try_from(row.tasks).unwrap_or_default();
+            stats.total += count;
+            *stats.by_status.entry(status).or_default() += count;
+            *stats.by_priority.entry(priority).or_default() += count;
+            stats.overdue += u64::try_from(row.overdue).unwrap_or_default();
+        }
+        Ok(stats)
+    }
+}
+
+/// What one attempt of an idempotent create found.
+enum Stored {
+    Inserted,
+    Replay(String),
+    DifferentRequest,
+    NoResponse,
+}
+
+impl SeaTaskRepository {
+    /// A compare-and-set matched nothing: on a retry, our first attempt may have committed.
+    async fn retried_and_held(&self, attempt: u32, updated: &Task) -> Result<bool, DbErr> {
+        if attempt > 1 { self.holds(updated).await } else { Ok(false) }
+    }
+
+    async fn insert_idempotent_once(
+        &self,
+        key: &IdempotencyKey,
+        task: &Task,
+        expired_before: DateTime<Utc>,
+    ) -> Result<Stored, DbErr> {
         let txn = begin_write(&self.db).await?;
         let pk = (key.user.as_ref().to_owned(), key.scope.to_owned(), key.key.clone());
         // An expired key may be taken over once; a second conflict means another request
@@ -262,11 +547,10 @@ impl TaskRepository for SeaTaskRepository {
                     idempotency_key::Column::Key,
                 ])
                 .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
+                .await?;
             if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-                task::Entity::insert(to_active(task)).exec_without_returning(&txn).await.map_err(db_err)?;
-                let body = serde_json::to_string(task).map_err(|e| RepositoryError::Internal(e.to_string()))?;
+                task::Entity::insert(to_active(task)).exec_without_returning(&txn).await?;
+                let body = serde_json::to_string(task).map_err(|e| DbErr::Custom(e.to_string()))?;
                 idempotency_key::Entity::update(idempotency_key::ActiveModel {
                     user_id: Set(pk.0.clone()),
                     scope: Set(pk.1.clone()),
@@ -277,222 +561,25 @@ impl TaskRepository for SeaTaskRepository {
                     ..Default::default()
                 })
                 .exec(&txn)
-                .await
-                .map_err(db_err)?;
-                txn.commit().await.map_err(db_err)?;
-                return Ok(IdempotentInsert::Inserted);
+                .await?;
+                txn.commit().await?;
+                return Ok(Stored::Inserted);
             }
             let existing = idempotency_key::Entity::find_by_id(pk.clone())
                 .one(&txn)
-                .await
-                .map_err(db_err)?
-                .ok_or_else(|| RepositoryError::Internal("idempotency record vanished".into()))?;
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound("idempotency record vanished".into()))?;
             if existing.created_at < expired_before && attempt == 0 {
-                idempotency_key::Entity::delete_by_id(pk.clone()).exec(&txn).await.map_err(db_err)?;
+                idempotency_key::Entity::delete_by_id(pk.clone()).exec(&txn).await?;
                 continue;
             }
-            txn.rollback().await.map_err(db_err)?;
+            txn.rollback().await?;
             if existing.request_hash != key.request_hash {
-                return Ok(IdempotentInsert::DifferentRequest);
+                return Ok(Stored::DifferentRequest);
             }
-            let body = existing.response_body.ok_or_else(|| corrupt("idempotency record without a response"))?;
-            let first: Task = serde_json::from_str(&body).map_err(|e| corrupt(format!("idempotency response: {e}")))?;
-            return Ok(IdempotentInsert::Replay(first));
+            return Ok(existing.response_body.map_or(Stored::NoResponse, Stored::Replay));
         }
-        Err(RepositoryError::Internal("idempotency key could not be taken over".into()))
-    }
-
-    #[tracing::instrument(skip_all, fields(count = tasks.len()))]
-    async fn insert_many(&self, tasks: &[Task]) -> Result<(), RepositoryError> {
-        if tasks.is_empty() {
-            return Ok(());
-        }
-        let txn = begin_write(&self.db).await?;
-        // 15 parameters a row: 1,000 rows stay under both PostgreSQL's and SQLite's limits.
-        for chunk in tasks.chunks(1000) {
-            task::Entity::insert_many(chunk.iter().map(to_active))
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
-        }
-        txn.commit().await.map_err(db_err)
-    }
-
-    #[tracing::instrument(skip(self), fields(user = %user))]
-    async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
-        task::Entity::find()
-            .filter(task::Column::Id.eq(id))
-            .filter(task::Column::UserId.eq(user.as_ref()))
-            .filter(task::Column::DeletedAt.is_null())
-            .one(&self.db)
-            .await
-            .map_err(db_err)?
-            .map(from_model)
-            .transpose()
-    }
-
-    #[tracing::instrument(skip_all, fields(task = %updated.id, expected_version))]
-    async fn update(
-        &self,
-        expected_version: i32,
-        updated: &Task,
-        next_occurrence: Option<&Task>,
-    ) -> Result<bool, RepositoryError> {
-        let compare_and_set = task::Entity::update_many()
-            .col_expr(task::Column::Title, Expr::val(updated.title.clone()))
-            .col_expr(task::Column::Description, Expr::val(updated.description.clone()))
-            .col_expr(task::Column::SearchText, Expr::val(updated.search_text()))
-            .col_expr(task::Column::Status, Expr::val(updated.status.as_str()))
-            .col_expr(task::Column::Priority, Expr::val(updated.priority.rank()))
-            .col_expr(task::Column::Tags, Expr::val(serde_json::Value::from(updated.tags.clone())))
-            .col_expr(task::Column::DueDate, Expr::val(updated.due_date))
-            .col_expr(task::Column::Recurrence, Expr::val(updated.recurrence.map(|r| r.as_str())))
-            .col_expr(task::Column::CompletedAt, Expr::val(updated.completed_at))
-            .col_expr(task::Column::UpdatedAt, Expr::val(updated.updated_at))
-            .col_expr(task::Column::Version, Expr::val(updated.version))
-            .filter(task::Column::Id.eq(updated.id))
-            .filter(task::Column::UserId.eq(updated.user_id.clone()))
-            .filter(task::Column::Version.eq(expected_version))
-            .filter(task::Column::DeletedAt.is_null());
-        let Some(next) = next_occurrence else {
-            let result = compare_and_set.exec(&self.db).await.map_err(db_err)?;
-            return Ok(result.rows_affected == 1);
-        };
-        let txn = begin_write(&self.db).await?;
-        if compare_and_set.exec(&txn).await.map_err(db_err)?.rows_affected != 1 {
-            txn.rollback().await.map_err(db_err)?;
-            return Ok(false);
-        }
-        // At most one successor per task, even if it is completed again later.
-        task::Entity::insert(to_active(next))
-            .on_conflict_do_nothing_on([task::Column::PreviousOccurrenceId])
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(true)
-    }
-
-    #[tracing::instrument(skip(self), fields(user = %user))]
-    async fn soft_delete(
-        &self,
-        user: &UserId,
-        id: Uuid,
-        expected_version: Option<i32>,
-        now: DateTime<Utc>,
-    ) -> Result<DeleteOutcome, RepositoryError> {
-        let mut update = task::Entity::update_many()
-            .col_expr(task::Column::DeletedAt, Expr::val(now))
-            .col_expr(task::Column::UpdatedAt, Expr::val(now))
-            .col_expr(task::Column::Version, Expr::col(task::Column::Version).add(1))
-            .filter(task::Column::Id.eq(id))
-            .filter(task::Column::UserId.eq(user.as_ref()))
-            .filter(task::Column::DeletedAt.is_null());
-        if let Some(version) = expected_version {
-            update = update.filter(task::Column::Version.eq(version));
-        }
-        if update.exec(&self.db).await.map_err(db_err)?.rows_affected == 1 {
-            return Ok(DeleteOutcome::Deleted);
-        }
-        if expected_version.is_some()
-            && let Some(current) = self.find(user, id).await?
-        {
-            return Ok(DeleteOutcome::VersionMismatch { current: current.version });
-        }
-        Ok(DeleteOutcome::NotFound)
-    }
-
-    #[tracing::instrument(skip(self), fields(user = %user))]
-    async fn restore(&self, user: &UserId, id: Uuid, now: DateTime<Utc>) -> Result<Option<Task>, RepositoryError> {
-        let rows = task::Entity::update_many()
-            .col_expr(task::Column::DeletedAt, Expr::val(Option::<DateTime<Utc>>::None))
-            .col_expr(task::Column::UpdatedAt, Expr::val(now))
-            .col_expr(task::Column::Version, Expr::col(task::Column::Version).add(1))
-            .filter(task::Column::Id.eq(id))
-            .filter(task::Column::UserId.eq(user.as_ref()))
-            .filter(task::Column::DeletedAt.is_not_null())
-            .exec_with_returning(&self.db)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().next().map(from_model).transpose()
-    }
-
-    #[tracing::instrument(skip(self, query), fields(user = %user, sort = query.sort.as_str(), limit = query.limit))]
-    async fn list(
-        &self,
-        user: &UserId,
-        query: &TaskListQuery,
-        now: DateTime<Utc>,
-    ) -> Result<Page<Task, Cursor>, RepositoryError> {
-        let select = self.filtered(user, &query.filter, now);
-        let direction = query.sort.direction;
-        // One row more than the page tells whether another page follows.
-        let want = query.limit + 1;
-        let rows = match query.sort.field {
-            SortField::DueDate => match query.after.map(|c| (c.key, c.id)) {
-                // Past the dated rows already: only undated ones remain.
-                Some((CursorKey::NoDueDate, id)) => self.undated_page(select, direction, Some(id), want).await?,
-                after => {
-                    let after = match after {
-                        Some((CursorKey::Time(t), id)) => Some((Expr::val(t), id)),
-                        _ => None,
-                    };
-                    let dated = select.clone().filter(task::Column::DueDate.is_not_null());
-                    let mut rows = self.keyset_page(dated, task::Column::DueDate, direction, after, want).await?;
-                    let missing = want - rows.len() as u64;
-                    if missing > 0 {
-                        rows.extend(self.undated_page(select, direction, None, missing).await?);
-                    }
-                    rows
-                }
-            },
-            field => {
-                let column = match field {
-                    SortField::CreatedAt => task::Column::CreatedAt,
-                    SortField::UpdatedAt => task::Column::UpdatedAt,
-                    _ => task::Column::Priority,
-                };
-                let after = query.after.and_then(|c| match c.key {
-                    CursorKey::Time(t) => Some((Expr::val(t), c.id)),
-                    CursorKey::Rank(r) => Some((Expr::val(r), c.id)),
-                    CursorKey::NoDueDate => None,
-                });
-                self.keyset_page(select, column, direction, after, want).await?
-            }
-        };
-        let sort = query.sort;
-        Ok(Page::from_overfetch(from_models(rows)?, query.limit, |last| Cursor::after(last, sort)))
-    }
-
-    #[tracing::instrument(skip(self), fields(user = %user))]
-    async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {
-        let overdue_flag = Expr::case(overdue(now), 1).finally(0);
-        let rows = task::Entity::find()
-            .select_only()
-            .column(task::Column::Status)
-            .column(task::Column::Priority)
-            .column_as(Expr::col(sea_orm::sea_query::Asterisk).count(), "tasks")
-            .column_as(SimpleExpr::from(Func::cast_as(Func::sum(overdue_flag), Alias::new("bigint"))), "overdue")
-            .filter(task::Column::UserId.eq(user.as_ref()))
-            .filter(task::Column::DeletedAt.is_null())
-            .group_by(task::Column::Status)
-            .group_by(task::Column::Priority)
-            .into_model::<StatsRow>()
-            .all(&self.db)
-            .await
-            .map_err(db_err)?;
-        let mut stats = TaskStats::empty();
-        for row in rows {
-            let status = TaskStatus::parse(&row.status).ok_or_else(|| corrupt(format!("status {}", row.status)))?;
-            let priority =
-                Priority::from_rank(row.priority).ok_or_else(|| corrupt(format!("priority {}", row.priority)))?;
-            let count = u64::try_from(row.tasks).unwrap_or_default();
-            stats.total += count;
-            *stats.by_status.entry(status).or_default() += count;
-            *stats.by_priority.entry(priority).or_default() += count;
-            stats.overdue += u64::try_from(row.overdue).unwrap_or_default();
-        }
-        Ok(stats)
+        Err(DbErr::Custom("idempotency key could not be taken over".into()))
     }
 }
 

@@ -1,0 +1,526 @@
+//! Surviving Neon's failure modes: a circuit breaker, safe retries and stale-connection
+//! eviction around every repository call.
+//!
+//! Neon suspends idle computes and drops their connections; restarts and pooler restarts do
+//! the same. The [`Guard`] of a database decides, for each failed attempt, whether to retry,
+//! and keeps a circuit breaker so that while the database is away requests answer 503 at once
+//! instead of each waiting out the acquire timeout.
+//!
+//! # When a retry is safe
+//!
+//! A retry must never apply a write twice. Each repository call declares its [`Safety`]:
+//!
+//! | failure                                              | `Read` | `Idempotent` | `Write` |
+//! |------------------------------------------------------|--------|--------------|---------|
+//! | no connection could be had (acquire or connect failed) | retry | retry       | retry   |
+//! | the server aborted it (57P01/57P02/57P03, 40001, 40P01, SQLite busy) | retry | retry | retry |
+//! | the connection broke mid-statement (outcome unknown) | retry  | retry        | no      |
+//! | pool exhausted, statement timeout                    | no     | no           | no      |
+//! | anything else                                        | no     | no           | no      |
+//!
+//! A server-side abort rolls the statement's transaction back, so nothing was written. A
+//! broken connection leaves the outcome unknown, so only reads and writes that recognise
+//! their own earlier success are retried: inserts of a row whose id the service chose (a
+//! duplicate key on the retry means the first attempt committed), a whole transaction keyed
+//! that way, or a compare-and-set update that checks whether the row already holds its
+//! result. Pool exhaustion and statement timeouts have used up their time budget already.
+//! Retries back off exponentially with jitter, at most [`RETRY_ATTEMPTS`] times and only
+//! while less than [`RETRY_BUDGET`] has passed since the first attempt.
+//!
+//! # The breaker
+//!
+//! [`BREAKER_THRESHOLD`] consecutive calls that found the database away open it; while open,
+//! calls fail at once. After [`BREAKER_OPEN_FOR`] it half-opens: exactly one call goes
+//! through as a probe (a readiness probe counts). If the database answers, the breaker closes;
+//! if not, it opens again.
+//!
+//! # Stalls
+//!
+//! A transaction-mode pooler queues a query while it has no server connection, for as long
+//! as its `query_wait_timeout` (two minutes on Neon): while the database is away, calls
+//! through the pooler hang instead of failing. So a call that has not finished after
+//! `DB_ACQUIRE_TIMEOUT` makes the guard check the database itself, with a fresh connection to
+//! the direct endpoint. If that fails, the database is away: the call is abandoned with a
+//! "database away" error (never retried) and the breaker opens at once. If it answers, the
+//! call is merely slow and keeps running; the statement timeout bounds it.
+//!
+//! # Stale connections
+//!
+//! When a connection is found dead, every pooled connection that was already idle at that
+//! moment is suspect: before one is handed out again it is pinged, and dropped if the ping
+//! fails. Connections that were used since are not pinged, so the hot path keeps its single
+//! round trip.
+
+use super::errors::{Failure, TransientKind, classify, failure_to_repository_error};
+use backon::{ExponentialBuilder, Retryable};
+use domain::RepositoryError;
+use sea_orm::{DatabaseConnection, DbErr};
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Consecutive "database away" failures that open the breaker.
+pub const BREAKER_THRESHOLD: u32 = 3;
+/// How long the breaker stays open before letting a probe through.
+pub const BREAKER_OPEN_FOR: Duration = Duration::from_millis(500);
+/// Retries after the first attempt, at most.
+pub const RETRY_ATTEMPTS: usize = 3;
+/// No retry starts once this long has passed since the first attempt.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(1);
+
+/// What a repository call does, which decides when retrying it is safe (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Safety {
+    /// Reads only.
+    Read,
+    /// Writes that recognise their own earlier success on a retry.
+    Idempotent,
+    /// Writes that might apply twice if retried after an unknown outcome.
+    Write,
+}
+
+/// The breaker's state, as `/health/db` and `/metrics` report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    /// The value of the `db_circuit_breaker_state` gauge.
+    pub fn gauge(self) -> f64 {
+        match self {
+            Self::Closed => 0.0,
+            Self::HalfOpen => 1.0,
+            Self::Open => 2.0,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Breaker {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probe_since: Instant },
+}
+
+/// How a call was let through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Admission {
+    Normal,
+    Probe,
+}
+
+/// The breaker, retry policy and connection-loss record of one database.
+#[derive(Debug)]
+pub struct Guard {
+    breaker: Mutex<Breaker>,
+    losses: std::sync::Arc<ConnectionLosses>,
+    /// The traffic pool, to tell "no connection could be opened" from "all are busy".
+    pool: Mutex<Option<DatabaseConnection>>,
+    /// A probe that has not finished after this long (its request was cancelled) is replaced.
+    probe_timeout: Duration,
+    /// Checks the database itself when a call stalls (PostgreSQL only).
+    stall: Option<StallCheck>,
+}
+
+/// The marker of a call abandoned because the database was found away during a stall.
+const STALLED: &str = "the database is unreachable: a stalled call was abandoned";
+
+/// How a stalled call is judged: by connecting to the direct endpoint afresh.
+pub struct StallCheck {
+    /// How long a call runs before the database is checked.
+    pub after: Duration,
+    /// The direct endpoint's connection options (they hold the password, hence no Debug).
+    pub options: sea_orm::sqlx::postgres::PgConnectOptions,
+    /// How long the check may take to connect.
+    pub connect_timeout: Duration,
+    /// The last verdict, reused briefly so a burst of stalled calls checks once.
+    verdict: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl std::fmt::Debug for StallCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StallCheck").field("after", &self.after).finish_non_exhaustive()
+    }
+}
+
+impl StallCheck {
+    pub fn new(after: Duration, options: sea_orm::sqlx::postgres::PgConnectOptions, connect_timeout: Duration) -> Self {
+        Self { after, options, connect_timeout, verdict: tokio::sync::Mutex::new(None) }
+    }
+
+    /// Whether the database answers a fresh connection on the direct endpoint.
+    async fn database_answers(&self) -> bool {
+        let mut verdict = self.verdict.lock().await;
+        if let Some((at, answers)) = *verdict
+            && at.elapsed() < Duration::from_millis(250)
+        {
+            return answers;
+        }
+        let check = async {
+            use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+            let mut conn = self.options.connect().await?;
+            conn.ping().await?;
+            conn.close().await
+        };
+        let answers = matches!(tokio::time::timeout(self.connect_timeout, check).await, Ok(Ok(())));
+        *verdict = Some((Instant::now(), answers));
+        answers
+    }
+}
+
+/// When connections were last found dead, for the pool's before-acquire check.
+#[derive(Debug)]
+pub struct ConnectionLosses {
+    epoch: Instant,
+    /// Nanoseconds after `epoch` of the last loss; 0 for none.
+    last: AtomicU64,
+}
+
+impl ConnectionLosses {
+    pub fn new() -> Self {
+        Self { epoch: Instant::now(), last: AtomicU64::new(0) }
+    }
+
+    fn mark(&self) {
+        let nanos = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.last.store(nanos, Ordering::Relaxed);
+    }
+
+    /// True when a connection idle for `idle_for` was already idle when the last loss was
+    /// seen, so it may be dead too.
+    pub fn is_suspect(&self, idle_for: Duration) -> bool {
+        let last = self.last.load(Ordering::Relaxed);
+        if last == 0 {
+            return false;
+        }
+        let idle_since = self.epoch.elapsed().saturating_sub(idle_for);
+        idle_since <= Duration::from_nanos(last)
+    }
+}
+
+impl Default for ConnectionLosses {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Guard {
+    pub fn new(losses: std::sync::Arc<ConnectionLosses>, probe_timeout: Duration, stall: Option<StallCheck>) -> Self {
+        Self {
+            breaker: Mutex::new(Breaker::Closed { failures: 0 }),
+            losses,
+            pool: Mutex::new(None),
+            probe_timeout,
+            stall,
+        }
+    }
+
+    /// Runs one attempt, and if it stalls, checks whether the database is there at all.
+    async fn watch<T>(&self, attempt: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
+        let Some(stall) = &self.stall else { return attempt.await };
+        let mut attempt = std::pin::pin!(attempt);
+        tokio::select! {
+            outcome = &mut attempt => return outcome,
+            () = tokio::time::sleep(stall.after) => {}
+        }
+        if stall.database_answers().await {
+            return attempt.await;
+        }
+        tracing::warn!(after = ?stall.after, "a database call stalled and the database does not answer");
+        self.open_now();
+        Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(STALLED.into())))
+    }
+
+    /// Opens the breaker at once: the database was found away directly.
+    fn open_now(&self) {
+        let mut breaker = self.lock();
+        if !matches!(*breaker, Breaker::Open { .. }) {
+            tracing::warn!("database away: circuit breaker opened");
+            metrics::counter!("db_circuit_breaker_opened_total").increment(1);
+        }
+        set_gauge(BreakerState::Open);
+        *breaker = Breaker::Open { until: Instant::now() + BREAKER_OPEN_FOR };
+    }
+
+    /// Lets the guard look at the traffic pool's size when an acquire times out.
+    pub fn watch_pool(&self, pool: DatabaseConnection) {
+        *self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pool);
+    }
+
+    /// The breaker's state right now.
+    pub fn state(&self) -> BreakerState {
+        match *self.lock() {
+            Breaker::Closed { .. } => BreakerState::Closed,
+            Breaker::Open { until } if Instant::now() < until => BreakerState::Open,
+            Breaker::Open { .. } | Breaker::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn admit(&self) -> Option<Admission> {
+        let mut breaker = self.lock();
+        let now = Instant::now();
+        match *breaker {
+            Breaker::Closed { .. } => Some(Admission::Normal),
+            Breaker::Open { until } if now < until => None,
+            Breaker::HalfOpen { probe_since } if now.duration_since(probe_since) < self.probe_timeout => None,
+            Breaker::Open { .. } | Breaker::HalfOpen { .. } => {
+                *breaker = Breaker::HalfOpen { probe_since: now };
+                set_gauge(BreakerState::HalfOpen);
+                Some(Admission::Probe)
+            }
+        }
+    }
+
+    fn record(&self, admission: Admission, away: Option<bool>) {
+        let mut breaker = self.lock();
+        match (away, &mut *breaker) {
+            // The database answered (even with an error of the caller's making).
+            (Some(false), state) => {
+                if !matches!(state, Breaker::Closed { failures: 0 }) {
+                    if !matches!(state, Breaker::Closed { .. }) {
+                        tracing::info!("database answered: circuit breaker closed");
+                        set_gauge(BreakerState::Closed);
+                    }
+                    *state = Breaker::Closed { failures: 0 };
+                }
+            }
+            (Some(true), Breaker::Closed { failures }) => {
+                *failures += 1;
+                if *failures >= BREAKER_THRESHOLD {
+                    tracing::warn!(failures = *failures, "database away: circuit breaker opened");
+                    metrics::counter!("db_circuit_breaker_opened_total").increment(1);
+                    set_gauge(BreakerState::Open);
+                    *breaker = Breaker::Open { until: Instant::now() + BREAKER_OPEN_FOR };
+                }
+            }
+            (Some(true), state) => {
+                if admission == Admission::Probe {
+                    tracing::warn!("probe failed: circuit breaker open again");
+                }
+                set_gauge(BreakerState::Open);
+                *state = Breaker::Open { until: Instant::now() + BREAKER_OPEN_FOR };
+            }
+            // No verdict (pool exhausted, statement timeout): a probe lets the next call probe.
+            (None, state) => {
+                if admission == Admission::Probe {
+                    *state = Breaker::Open { until: Instant::now() };
+                }
+            }
+        }
+    }
+
+    /// Classifies with the pool in mind: an acquire that timed out while the pool held no
+    /// connection at all means none could be opened, i.e. the database is away.
+    pub fn classify(&self, error: &DbErr) -> Failure {
+        match classify(error) {
+            Failure::Transient(TransientKind::PoolExhausted) if self.pool_is_empty() => {
+                Failure::Transient(TransientKind::Connection)
+            }
+            other => other,
+        }
+    }
+
+    fn pool_is_empty(&self) -> bool {
+        let pool = self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match pool.as_ref() {
+            Some(db) => match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => db.get_postgres_connection_pool().size() == 0,
+                _ => db.get_sqlite_connection_pool().size() == 0,
+            },
+            None => false,
+        }
+    }
+
+    /// Runs `attempt` under the breaker, retrying what `safety` allows (see the module docs).
+    /// `attempt` receives the attempt number, from 1, so that idempotent writes can recognise
+    /// their own earlier success.
+    pub async fn run<T, F, Fut>(&self, safety: Safety, mut attempt: F) -> Result<T, RepositoryError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        let Some(admission) = self.admit() else {
+            metrics::counter!("db_errors_total", "kind" => "circuit_open").increment(1);
+            return Err(RepositoryError::Unavailable("circuit breaker open: the database is away".into()));
+        };
+        let started = Instant::now();
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(20))
+            .with_max_delay(Duration::from_millis(250))
+            .with_max_times(RETRY_ATTEMPTS)
+            .with_jitter();
+        let outcome = (|| self.watch(attempt(tries.fetch_add(1, Ordering::Relaxed) + 1)))
+            .retry(policy)
+            .when(|error: &DbErr| {
+                let failure = self.classify(error);
+                if is_connection_loss(failure) {
+                    self.losses.mark();
+                }
+                retry_is_safe(failure, error, safety) && started.elapsed() < RETRY_BUDGET
+            })
+            .notify(|error: &DbErr, delay: Duration| {
+                tracing::warn!(%error, ?delay, "database call failed; retrying");
+                metrics::counter!("db_retries_total").increment(1);
+            })
+            .await;
+        match outcome {
+            Ok(value) => {
+                self.record(admission, Some(false));
+                Ok(value)
+            }
+            Err(error) if is_stalled(&error) => {
+                Err(failure_to_repository_error(error, Failure::Transient(TransientKind::Connection)))
+            }
+            Err(error) => {
+                let failure = self.classify(&error);
+                let away = match failure {
+                    Failure::Transient(TransientKind::Connection | TransientKind::ServerUnavailable) => Some(true),
+                    Failure::Transient(_) => None,
+                    Failure::Permanent => Some(false),
+                };
+                self.record(admission, away);
+                Err(failure_to_repository_error(error, failure))
+            }
+        }
+    }
+}
+
+fn set_gauge(state: BreakerState) {
+    metrics::gauge!("db_circuit_breaker_state").set(state.gauge());
+}
+
+fn is_connection_loss(failure: Failure) -> bool {
+    matches!(failure, Failure::Transient(TransientKind::Connection | TransientKind::ServerUnavailable))
+}
+
+fn is_stalled(error: &DbErr) -> bool {
+    matches!(error, DbErr::Conn(sea_orm::RuntimeErr::Internal(message)) if message == STALLED)
+}
+
+/// The table of the module docs. A call abandoned after a stall is never retried: the
+/// database was just found away.
+fn retry_is_safe(failure: Failure, error: &DbErr, safety: Safety) -> bool {
+    if is_stalled(error) {
+        return false;
+    }
+    match failure {
+        Failure::Transient(TransientKind::PoolExhausted | TransientKind::StatementTimeout) | Failure::Permanent => {
+            false
+        }
+        Failure::Transient(TransientKind::ServerUnavailable | TransientKind::Conflict | TransientKind::Busy) => true,
+        Failure::Transient(TransientKind::Connection) => safety != Safety::Write || never_sent(error),
+    }
+}
+
+/// The statement never left the client: no connection could be acquired or opened.
+fn never_sent(error: &DbErr) -> bool {
+    matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::RuntimeErr;
+
+    fn io_mid_statement() -> DbErr {
+        let reset = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        DbErr::Exec(RuntimeErr::SqlxError(reset.into()))
+    }
+
+    fn io_at_connect() -> DbErr {
+        let refused = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        DbErr::Conn(RuntimeErr::SqlxError(refused.into()))
+    }
+
+    #[test]
+    fn a_broken_connection_mid_statement_is_retried_only_when_that_is_safe() {
+        let failure = classify(&io_mid_statement());
+        assert!(retry_is_safe(failure, &io_mid_statement(), Safety::Read));
+        assert!(retry_is_safe(failure, &io_mid_statement(), Safety::Idempotent));
+        assert!(!retry_is_safe(failure, &io_mid_statement(), Safety::Write));
+    }
+
+    #[test]
+    fn a_statement_that_never_left_is_always_retried() {
+        let failure = classify(&io_at_connect());
+        for safety in [Safety::Read, Safety::Idempotent, Safety::Write] {
+            assert!(retry_is_safe(failure, &io_at_connect(), safety));
+        }
+    }
+
+    #[test]
+    fn exhausted_budgets_and_permanent_errors_are_not_retried() {
+        let timeout = DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
+        assert!(!retry_is_safe(classify(&timeout), &timeout, Safety::Read));
+        let permanent = DbErr::Custom("x".into());
+        assert!(!retry_is_safe(classify(&permanent), &permanent, Safety::Read));
+    }
+
+    #[test]
+    fn the_breaker_opens_after_repeated_failures_and_lets_one_probe_through() {
+        let guard = Guard::new(std::sync::Arc::new(ConnectionLosses::new()), Duration::from_secs(5), None);
+        for _ in 0..BREAKER_THRESHOLD - 1 {
+            let admission = guard.admit().expect("closed");
+            guard.record(admission, Some(true));
+            assert_eq!(guard.state(), BreakerState::Closed);
+        }
+        let admission = guard.admit().expect("closed");
+        guard.record(admission, Some(true));
+        assert_eq!(guard.state(), BreakerState::Open);
+        assert!(guard.admit().is_none(), "open: refused at once");
+        std::thread::sleep(BREAKER_OPEN_FOR);
+        let probe = guard.admit().expect("half-open: one probe");
+        assert_eq!(probe, Admission::Probe);
+        assert!(guard.admit().is_none(), "only one probe at a time");
+        guard.record(probe, Some(false));
+        assert_eq!(guard.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn a_failed_probe_opens_the_breaker_again() {
+        let guard = Guard::new(std::sync::Arc::new(ConnectionLosses::new()), Duration::from_secs(5), None);
+        for _ in 0..BREAKER_THRESHOLD {
+            let a = guard.admit().expect("closed");
+            guard.record(a, Some(true));
+        }
+        std::thread::sleep(BREAKER_OPEN_FOR);
+        let probe = guard.admit().expect("probe");
+        guard.record(probe, Some(true));
+        assert_eq!(guard.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn a_success_resets_the_failure_count() {
+        let guard = Guard::new(std::sync::Arc::new(ConnectionLosses::new()), Duration::from_secs(5), None);
+        for _ in 0..BREAKER_THRESHOLD - 1 {
+            let a = guard.admit().expect("closed");
+            guard.record(a, Some(true));
+        }
+        let a = guard.admit().expect("closed");
+        guard.record(a, Some(false));
+        let a = guard.admit().expect("closed");
+        guard.record(a, Some(true));
+        assert_eq!(guard.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn only_connections_idle_since_before_a_loss_are_suspect() {
+        let losses = ConnectionLosses::new();
+        assert!(!losses.is_suspect(Duration::from_secs(3600)), "no loss yet");
+        std::thread::sleep(Duration::from_millis(20));
+        losses.mark();
+        assert!(losses.is_suspect(Duration::from_millis(15)), "idle before the loss");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!losses.is_suspect(Duration::from_millis(5)), "used after the loss");
+    }
+}
