@@ -21,6 +21,7 @@ mod operations;
 mod resilience;
 mod schema;
 mod secrets;
+mod statements;
 mod tasks_api;
 mod tasks_concurrency;
 mod tasks_listing;

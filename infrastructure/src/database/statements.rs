@@ -3,8 +3,10 @@
 //! The traffic pool reports every statement sea-orm executes to [`record`]; requests run
 //! inside [`tally`], which adds them up for that request only (a task-local, so concurrent
 //! requests never mix). The API reports the tally in a `Server-Timing` header, which is how
-//! tests prove a list page costs one query and how an operator spots an N+1. Transaction
-//! control (`BEGIN`, `COMMIT`) is not counted: sea-orm issues it outside the callback.
+//! tests prove a list page costs one query and how an operator spots an N+1. sea-orm issues
+//! transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) outside the callback, so the
+//! repositories count it themselves through [`record_control`]: the tally is every round trip
+//! a request makes.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,6 +39,14 @@ pub async fn tally<F: Future>(future: F) -> (F::Output, Tally) {
         time: Duration::from_micros(counter.micros.load(Ordering::Relaxed)),
     };
     (output, tally)
+}
+
+/// Counts a transaction-control statement (`BEGIN`, `COMMIT`, `ROLLBACK`) for the current
+/// request, if any.
+pub fn record_control() {
+    let _ = CURRENT.try_with(|counter| {
+        counter.statements.fetch_add(1, Ordering::Relaxed);
+    });
 }
 
 /// The pool's metric callback: adds the statement to the current request's tally, if any.

@@ -1,6 +1,6 @@
 //! Conversations in `conversations`, messages in `messages`.
 
-use super::{begin_write, corrupt, is_duplicate};
+use super::{begin_write, commit, corrupt, is_duplicate, rollback};
 use crate::Database;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Duration, Utc};
@@ -82,14 +82,14 @@ impl SeaConversationRepository {
             find = find.lock_exclusive();
         }
         let Some(current) = find.one(&txn).await? else {
-            txn.rollback().await?;
+            rollback(txn).await?;
             return Ok(None);
         };
         // On a retry, the first attempt may have committed: the message id is ours.
         if attempt > 1
             && let Some(stored) = message::Entity::find_by_id(message_id).one(&txn).await?
         {
-            txn.rollback().await?;
+            rollback(txn).await?;
             return Ok(Some(Err(stored)));
         }
         // Strictly after the previous message, even if this clock lags another instance's.
@@ -115,7 +115,7 @@ impl SeaConversationRepository {
             .filter(conversation::Column::Id.eq(conversation_id))
             .exec(&txn)
             .await?;
-        txn.commit().await?;
+        commit(txn).await?;
         Ok(Some(Ok(message)))
     }
 

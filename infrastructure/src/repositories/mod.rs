@@ -12,6 +12,7 @@ mod tasks;
 pub use conversations::SeaConversationRepository;
 pub use tasks::SeaTaskRepository;
 
+use crate::database::statements;
 use domain::RepositoryError;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -19,11 +20,24 @@ use sea_orm::{
 
 /// Starts a transaction that is going to write.
 async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    statements::record_control();
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// Commits, counting the `COMMIT` in the request's statement tally.
+async fn commit(txn: DatabaseTransaction) -> Result<(), DbErr> {
+    statements::record_control();
+    txn.commit().await
+}
+
+/// Rolls back, counting the `ROLLBACK` in the request's statement tally.
+async fn rollback(txn: DatabaseTransaction) -> Result<(), DbErr> {
+    statements::record_control();
+    txn.rollback().await
 }
 
 /// A unique-key violation: on the retry of an insert whose key the service chose, proof that

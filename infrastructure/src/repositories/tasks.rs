@@ -1,6 +1,6 @@
 //! Tasks in the `tasks` table, idempotency records in `idempotency_keys`.
 
-use super::{begin_write, corrupt, is_duplicate};
+use super::{begin_write, commit, corrupt, is_duplicate, rollback};
 use crate::Database;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Utc};
@@ -347,7 +347,7 @@ impl TaskRepository for SeaTaskRepository {
                         return if attempt > 1 && is_duplicate(&error) { Ok(()) } else { Err(error) };
                     }
                 }
-                txn.commit().await
+                commit(txn).await
             })
             .await
     }
@@ -386,7 +386,7 @@ impl TaskRepository for SeaTaskRepository {
                 };
                 let txn = begin_write(&self.db).await?;
                 if Self::compare_and_set(expected_version, updated).exec(&txn).await?.rows_affected != 1 {
-                    txn.rollback().await?;
+                    rollback(txn).await?;
                     return self.retried_and_held(attempt, updated).await;
                 }
                 // At most one successor per task, even if it is completed again later.
@@ -394,7 +394,7 @@ impl TaskRepository for SeaTaskRepository {
                     .on_conflict_do_nothing_on([task::Column::PreviousOccurrenceId])
                     .exec_without_returning(&txn)
                     .await?;
-                txn.commit().await?;
+                commit(txn).await?;
                 Ok(true)
             })
             .await
@@ -527,15 +527,18 @@ impl SeaTaskRepository {
         let pk = (key.user.as_ref().to_owned(), key.scope.to_owned(), key.key.clone());
         // An expired key may be taken over once; a second conflict means another request
         // took it over at the same moment, and its record answers this one.
+        // The response is known before anything is written (the task is complete), so the key
+        // row carries it from the start: the create is the key, the task and a commit.
+        let body = serde_json::to_string(task).map_err(|e| DbErr::Custom(e.to_string()))?;
         for attempt in 0..2 {
             let record = idempotency_key::ActiveModel {
                 user_id: Set(pk.0.clone()),
                 scope: Set(pk.1.clone()),
                 key: Set(pk.2.clone()),
                 request_hash: Set(key.request_hash.clone()),
-                response_status: Set(None),
-                response_body: Set(None),
-                resource_id: Set(None),
+                response_status: Set(Some(201)),
+                response_body: Set(Some(body.clone())),
+                resource_id: Set(Some(task.id)),
                 created_at: Set(task.created_at),
             };
             // Concurrent requests with this key wait here on the primary key until the first
@@ -550,19 +553,7 @@ impl SeaTaskRepository {
                 .await?;
             if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
                 task::Entity::insert(to_active(task)).exec_without_returning(&txn).await?;
-                let body = serde_json::to_string(task).map_err(|e| DbErr::Custom(e.to_string()))?;
-                idempotency_key::Entity::update(idempotency_key::ActiveModel {
-                    user_id: Set(pk.0.clone()),
-                    scope: Set(pk.1.clone()),
-                    key: Set(pk.2.clone()),
-                    response_status: Set(Some(201)),
-                    response_body: Set(Some(body)),
-                    resource_id: Set(Some(task.id)),
-                    ..Default::default()
-                })
-                .exec(&txn)
-                .await?;
-                txn.commit().await?;
+                commit(txn).await?;
                 return Ok(Stored::Inserted);
             }
             let existing = idempotency_key::Entity::find_by_id(pk.clone())
@@ -573,7 +564,7 @@ impl SeaTaskRepository {
                 idempotency_key::Entity::delete_by_id(pk.clone()).exec(&txn).await?;
                 continue;
             }
-            txn.rollback().await?;
+            rollback(txn).await?;
             if existing.request_hash != key.request_hash {
                 return Ok(Stored::DifferentRequest);
             }

@@ -1,0 +1,72 @@
+//! How many round trips each request makes to the database, as the service counts them in
+//! `Server-Timing` (every SQL statement, transaction control included). The hot path of a
+//! read is one round trip: no `BEGIN`/`SET`/`COMMIT` around a single SELECT, no existence
+//! check before it.
+
+use crate::helpers::{TestApp, statements};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn count(request: reqwest::RequestBuilder, expected_status: u16) -> (u64, Value) {
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status().as_u16(), expected_status);
+    let n = statements(&response);
+    let body = if expected_status == 204 { Value::Null } else { response.json().await.expect("json") };
+    (n, body)
+}
+
+#[tokio::test]
+async fn reads_are_one_round_trip_and_writes_a_known_few() {
+    let app = TestApp::spawn().await;
+    let alice = app.new_user();
+    let post = |path: &str, body: Value| app.request(Method::POST, path, &alice).json(&body);
+    let get = |path: &str| app.request(Method::GET, path, &alice);
+
+    let (n, task) = count(post("/api/v1/tasks", json!({"title": "counted"})), 201).await;
+    assert_eq!(n, 1, "a create is one INSERT, no transaction");
+    let id = task["id"].as_str().expect("id").to_owned();
+
+    let (n, _) =
+        count(post("/api/v1/tasks", json!({"title": "keyed"})).header("idempotency-key", "count-me"), 201).await;
+    assert_eq!(n, 4, "an idempotent create: BEGIN, the key, the task, COMMIT");
+
+    let (n, _) = count(get(&format!("/api/v1/tasks/{id}")), 200).await;
+    assert_eq!(n, 1, "a read by id is one SELECT");
+    let (n, page) = count(get("/api/v1/tasks?limit=1"), 200).await;
+    assert_eq!(n, 1, "a list page is one SELECT");
+    let cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
+    let (n, _) = count(get(&format!("/api/v1/tasks?limit=1&cursor={cursor}")), 200).await;
+    assert_eq!(n, 1, "a page after a cursor is one SELECT");
+    let (n, _) = count(get("/api/v1/tasks/stats"), 200).await;
+    assert_eq!(n, 1, "stats are one GROUP BY");
+
+    let (n, _) = count(
+        app.request(Method::PATCH, &format!("/api/v1/tasks/{id}"), &alice).json(&json!({"priority": "high"})),
+        200,
+    )
+    .await;
+    assert_eq!(n, 2, "a patch reads, then compares-and-sets in one UPDATE");
+    let (n, _) = count(
+        app.request(Method::PATCH, &format!("/api/v1/tasks/{id}"), &alice).json(&json!({"priority": "high"})),
+        200,
+    )
+    .await;
+    assert_eq!(n, 1, "a patch that changes nothing writes nothing");
+
+    let (n, conversation) = count(post("/api/v1/conversations", json!({"title": "chat"})), 201).await;
+    assert_eq!(n, 1);
+    let cid = conversation["id"].as_str().expect("id").to_owned();
+    let (n, _) =
+        count(post(&format!("/api/v1/conversations/{cid}/messages"), json!({"role": "user", "content": "hi"})), 201)
+            .await;
+    assert_eq!(n, 5, "an append: BEGIN, lock the conversation, the message, the counters, COMMIT");
+    let (n, _) = count(get(&format!("/api/v1/conversations/{cid}")), 200).await;
+    assert_eq!(n, 1);
+    let (n, _) = count(get("/api/v1/conversations"), 200).await;
+    assert_eq!(n, 1);
+    let (n, _) = count(get(&format!("/api/v1/conversations/{cid}/messages")), 200).await;
+    assert_eq!(n, 1, "a page of messages is one SELECT that also checks ownership");
+
+    let (n, _) = count(app.client.get(app.url("/health/live")), 200).await;
+    assert_eq!(n, 0, "liveness never touches the database");
+}
