@@ -64,7 +64,67 @@ fn owned(user: &UserId, id: Uuid) -> sea_orm::Condition {
     sea_orm::Condition::all().add(conversation::Column::Id.eq(id)).add(conversation::Column::UserId.eq(user.as_ref()))
 }
 
+/// Appending on PostgreSQL in one statement, atomic by itself: the UPDATE takes the
+/// conversation's row lock (so concurrent appends take turns), moves its counters and returns
+/// the message's time; the INSERT uses that time. No row updated (no such conversation for
+/// this user) means nothing inserted.
+const APPEND_POSTGRES: &str = r#"
+WITH conversation AS (
+    UPDATE conversations
+    SET message_count = message_count + 1,
+        last_message_at = CASE WHEN last_message_at >= $3 THEN last_message_at + interval '1 microsecond' ELSE $3 END,
+        updated_at = CASE WHEN last_message_at >= $3 THEN last_message_at + interval '1 microsecond' ELSE $3 END
+    WHERE id = $1 AND user_id = $2
+    RETURNING last_message_at
+)
+INSERT INTO messages (id, conversation_id, role, content, metadata, created_at)
+SELECT $4, $1, $5, $6, $7, conversation.last_message_at FROM conversation
+RETURNING created_at
+"#;
+
 impl SeaConversationRepository {
+    /// One attempt at appending on PostgreSQL (see [`APPEND_POSTGRES`]). A retry whose
+    /// message id already exists finds the first attempt's message: the statement is atomic, so
+    /// the duplicate aborted it whole, counters included.
+    async fn append_postgres(
+        &self,
+        attempt: u32,
+        user: &UserId,
+        conversation_id: Uuid,
+        message_id: Uuid,
+        new: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Result<Message, message::Model>>, DbErr> {
+        let draft = new.clone().into_message(message_id, conversation_id, now);
+        let statement = sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            APPEND_POSTGRES,
+            [
+                conversation_id.into(),
+                user.as_ref().into(),
+                now.into(),
+                message_id.into(),
+                draft.role.as_str().into(),
+                draft.content.clone().into(),
+                draft.metadata.clone().map(serde_json::Value::Object).into(),
+            ],
+        );
+        match sea_orm::ConnectionTrait::query_one_raw(&self.db, statement).await {
+            Ok(None) => Ok(None),
+            Ok(Some(row)) => {
+                let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
+                Ok(Some(Ok(Message { created_at, ..draft })))
+            }
+            Err(error) if attempt > 1 && is_duplicate(&error) => {
+                let stored = message::Entity::find_by_id(message_id).one(&self.db).await?;
+                Ok(stored.map(Err))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// One attempt at appending on SQLite, whose CTEs cannot write: a transaction that starts
+    /// as the single writer.
     async fn append_once(
         &self,
         attempt: u32,
@@ -75,12 +135,8 @@ impl SeaConversationRepository {
         now: DateTime<Utc>,
     ) -> Result<Option<Result<Message, message::Model>>, DbErr> {
         let txn = begin_write(&self.db).await?;
-        // Lock the conversation row so concurrent appends take turns (SQLite's BEGIN
-        // IMMEDIATE already serialises writers).
-        let mut find = conversation::Entity::find().filter(owned(user, conversation_id));
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            find = find.lock_exclusive();
-        }
+        // BEGIN IMMEDIATE made this the only writer, so nothing moves the conversation under us.
+        let find = conversation::Entity::find().filter(owned(user, conversation_id));
         let Some(current) = find.one(&txn).await? else {
             rollback(txn).await?;
             return Ok(None);
@@ -269,9 +325,19 @@ impl ConversationRepository for SeaConversationRepository {
         new: NewMessage,
         now: DateTime<Utc>,
     ) -> Result<Option<Message>, RepositoryError> {
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         let outcome = self
             .guard
-            .run(Safety::Idempotent, |attempt| self.append_once(attempt, user, conversation_id, message_id, &new, now))
+            .run(Safety::Idempotent, |attempt| {
+                let new = &new;
+                async move {
+                    if postgres {
+                        self.append_postgres(attempt, user, conversation_id, message_id, new, now).await
+                    } else {
+                        self.append_once(attempt, user, conversation_id, message_id, new, now).await
+                    }
+                }
+            })
             .await?;
         match outcome {
             None => Ok(None),
