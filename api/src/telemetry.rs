@@ -5,8 +5,7 @@
 //! statements slower than `database.slow_statement_ms` at WARN, through the `log` bridge.
 
 use infrastructure::settings::LogFormat;
-use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{Layer, fmt};
 
@@ -27,15 +26,17 @@ pub fn init(format: LogFormat) {
     };
     // Filters are per layer, so RUST_LOG limits the log output but not the wait counter.
     let _ = tracing_subscriber::registry()
-        .with(output.with_filter(filter.and(filter_fn(never_secret))))
+        .with(output.with_filter(filter.and(never_secret())))
         .with(infrastructure::database::pool_events::layer())
         .try_init();
 }
 
 /// sea-orm's driver opens a TRACE span on connect that records its whole `ConnectOptions`,
-/// connection string and password included. No `RUST_LOG` setting may show it.
-fn never_secret(metadata: &Metadata<'_>) -> bool {
-    !(*metadata.level() == Level::TRACE && metadata.target().starts_with("sea_orm::driver"))
+/// connection string and password included. No `RUST_LOG` setting may show it. A static
+/// filter (not a closure) so that the maximum level stays known and disabled `trace!` calls
+/// everywhere stay free.
+fn never_secret() -> Targets {
+    Targets::new().with_default(LevelFilter::TRACE).with_target("sea_orm::driver", LevelFilter::DEBUG)
 }
 
 /// The root span of every request: method, route template, path, status and the request id
@@ -47,9 +48,14 @@ pub struct RequestSpan;
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
         use actix_web::HttpMessage;
+        // The fields cost allocations; with INFO off there is no span to fill.
+        if !tracing::enabled!(target: "api::request", tracing::Level::INFO) {
+            return tracing::Span::none();
+        }
         let id = request.extensions().get::<crate::request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
         let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
         tracing::info_span!(
+            target: "api::request",
             "request",
             http.method = %request.method(),
             http.route = %route,
@@ -71,7 +77,7 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
             Err(error) => error.as_response_error().status_code().as_u16(),
         };
         let _entered = span.enter();
-        tracing::info!(status, "request completed");
+        tracing::info!(target: "api::request", status, "request completed");
         drop(_entered);
         <tracing_actix_web::DefaultRootSpanBuilder as tracing_actix_web::RootSpanBuilder>::on_request_end(
             span, outcome,
