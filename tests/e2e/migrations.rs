@@ -10,9 +10,18 @@ async fn schema_of(db: &TestDatabase) -> String {
     match db.backend() {
         DbBackend::Postgres => {
             let pg_dump = std::env::var("PG_DUMP").unwrap_or_else(|_| "pg_dump".to_owned());
-            let output = Command::new(&pg_dump)
+            // The password goes in PGPASSWORD: a command line shows in `ps` to every user.
+            let mut url = url::Url::parse(db.url.expose()).expect("a database URL");
+            let password =
+                url.password().map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+            url.set_password(None).expect("a URL with a host");
+            let mut command = Command::new(&pg_dump);
+            if let Some(password) = password {
+                command.env("PGPASSWORD", password);
+            }
+            let output = command
                 .args(["--schema-only", "--no-owner", "--no-privileges", "--dbname"])
-                .arg(db.url.expose())
+                .arg(url.as_str())
                 .output()
                 .expect("run pg_dump (set PG_DUMP to its path if it is not on PATH)");
             assert!(output.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&output.stderr));
