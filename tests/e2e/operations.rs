@@ -324,3 +324,40 @@ async fn log_lines_carry_the_request_id_and_never_the_bearer_token() {
     assert!(!log.contains(JWT_SECRET), "the JWT secret was logged");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn serve_opens_its_first_connection_at_start_up_without_a_request() {
+    let db = TestDatabase::migrated().await;
+    let direct = db.url.expose().to_owned();
+    let mut vars = vec![("APP_ENV", "test"), ("JWT_SECRET", JWT_SECRET), ("DATABASE_URL", direct.as_str())];
+    let pooled = db.pooled.as_ref().map(|url| url.expose().to_owned());
+    if let Some(pooled) = &pooled {
+        vars.push(("DATABASE_URL_POOLED", pooled.as_str()));
+    }
+    let dir = temp_dir("warm-up");
+    let service = RunningBinary::start(&vars, &dir);
+    let admin = token_for("operator", &["admin"]);
+    // Reading the pool figures never touches the database: only the start-up warm-up can
+    // have opened a connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body: Value = reqwest::Client::new()
+            .get(service.url("/admin/db/pool-stats"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("pool stats")
+            .json()
+            .await
+            .expect("json");
+        let traffic = &body["pools"][0];
+        assert_eq!(traffic["name"], "traffic");
+        if traffic["size"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no connection was opened at start-up: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(service);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -132,6 +132,22 @@ impl Database {
         Ok(Self { traffic, direct, backend, pooled, guard })
     }
 
+    /// Opens the traffic pool's first connection ahead of the first request, without making
+    /// anyone wait for it: started in the background at start-up, it overlaps the TLS and
+    /// SCRAM handshakes (and a suspended Neon compute's wake-up) with the server's own start.
+    /// A database that is away is only logged: requests connect on demand as always, and the
+    /// circuit breaker does not count this attempt.
+    pub async fn warm_up(&self, within: Duration) {
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(within, self.traffic.execute_unprepared("SELECT 1")).await {
+            Ok(Ok(_)) => tracing::debug!(elapsed = ?started.elapsed(), "database connection warmed up"),
+            Ok(Err(error)) => {
+                tracing::info!(%error, "database not reachable at start-up; requests will connect on demand")
+            }
+            Err(_) => tracing::info!(?within, "database did not answer at start-up; requests will connect on demand"),
+        }
+    }
+
     /// The pool for request queries.
     pub fn traffic(&self) -> &DatabaseConnection {
         &self.traffic
