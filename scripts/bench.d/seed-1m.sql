@@ -10,6 +10,9 @@
 -- `version` counting the changes, timestamps in UTC with microseconds. Some rows are
 -- completed, overdue-capable (due_date) or soft-deleted, as in real use.
 \set ON_ERROR_STOP on
+-- The role's default statement timeout (DB_STATEMENT_TIMEOUT, set by `api migrate`) is for
+-- requests; one bulk insert of a million rows may take longer.
+SET statement_timeout = 0;
 BEGIN;
 WITH g AS (
     SELECT i,
