@@ -47,9 +47,10 @@
 //! # Stale connections
 //!
 //! When a connection is found dead, every pooled connection that was already idle at that
-//! moment is suspect: before one is handed out again it is pinged, and dropped if the ping
-//! fails. Connections that were used since are not pinged, so the hot path keeps its single
-//! round trip.
+//! moment, or went back to the pool within [`LOSS_GRACE`] after it (the one whose statement
+//! failed among them), is suspect: before one is handed out again it is pinged, and dropped
+//! if the ping fails. Connections that were used since are not pinged, so the hot path keeps
+//! its single round trip.
 
 use super::errors::{Failure, TransientKind, classify, failure_to_repository_error};
 use backon::{ExponentialBuilder, Retryable};
@@ -179,11 +180,22 @@ pub struct ConnectionLosses {
     epoch: Instant,
     /// Nanoseconds after `epoch` of the last loss; 0 for none.
     last: AtomicU64,
+    /// Connections released this soon after a loss are suspect too.
+    grace: Duration,
 }
+
+/// Connections that went back to the pool this soon after a connection loss was seen are
+/// pinged before their next use, like those idle at the time.
+pub const LOSS_GRACE: Duration = Duration::from_secs(1);
 
 impl ConnectionLosses {
     pub fn new() -> Self {
-        Self { epoch: Instant::now(), last: AtomicU64::new(0) }
+        Self { epoch: Instant::now(), last: AtomicU64::new(0), grace: LOSS_GRACE }
+    }
+
+    /// Like [`ConnectionLosses::new`], with another grace period (for tests).
+    pub fn with_grace(grace: Duration) -> Self {
+        Self { grace, ..Self::new() }
     }
 
     fn mark(&self) {
@@ -191,15 +203,18 @@ impl ConnectionLosses {
         self.last.store(nanos, Ordering::Relaxed);
     }
 
-    /// True when a connection idle for `idle_for` was already idle when the last loss was
-    /// seen, so it may be dead too.
+    /// True when a connection idle for `idle_for` may be dead: it was already idle when the
+    /// last loss was seen, or went back to the pool within [`LOSS_GRACE`] after it. The second
+    /// case is the connection whose own statement just failed: the pool returns it without a
+    /// test (see vendor/README.md), and it is released around the moment its failure is
+    /// recorded here.
     pub fn is_suspect(&self, idle_for: Duration) -> bool {
         let last = self.last.load(Ordering::Relaxed);
         if last == 0 {
             return false;
         }
         let idle_since = self.epoch.elapsed().saturating_sub(idle_for);
-        idle_since <= Duration::from_nanos(last)
+        idle_since <= Duration::from_nanos(last) + self.grace
     }
 }
 
@@ -514,13 +529,16 @@ mod tests {
     }
 
     #[test]
-    fn only_connections_idle_since_before_a_loss_are_suspect() {
-        let losses = ConnectionLosses::new();
+    fn connections_idle_since_before_a_loss_or_released_just_after_it_are_suspect() {
+        let losses = ConnectionLosses::with_grace(Duration::from_millis(50));
         assert!(!losses.is_suspect(Duration::from_secs(3600)), "no loss yet");
         std::thread::sleep(Duration::from_millis(20));
         losses.mark();
         assert!(losses.is_suspect(Duration::from_millis(15)), "idle before the loss");
         std::thread::sleep(Duration::from_millis(20));
-        assert!(!losses.is_suspect(Duration::from_millis(5)), "used after the loss");
+        assert!(losses.is_suspect(Duration::from_millis(5)), "released within the grace after the loss");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!losses.is_suspect(Duration::from_millis(5)), "used well after the loss");
+        assert_eq!(ConnectionLosses::new().grace, LOSS_GRACE);
     }
 }
