@@ -18,6 +18,11 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The JSON body a request answers (the admin pool figures, in these tests).
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.expect("request").json().await.expect("json")
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_with_latency_and_pool_gauges() {
     let app = TestApp::spawn().await;
@@ -97,28 +102,14 @@ async fn requests_that_wait_for_a_busy_pool_are_counted_as_acquire_waits() {
     let alice = app.new_user();
     let admin = TestUser { token: token_for("operator", &["admin"]) };
     let waits = |body: &Value| body["acquire_waits"].as_u64().expect("acquire_waits");
-    let before: Value = app
-        .request(Method::GET, "/admin/db/pool-stats", &admin)
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("json");
+    let before = json_of(app.request(Method::GET, "/admin/db/pool-stats", &admin)).await;
     let requests = (0..20).map(|i| {
         app.request(Method::POST, "/api/v1/tasks", &alice).json(&serde_json::json!({"title": format!("t{i}")})).send()
     });
     for response in futures::future::join_all(requests).await {
         assert_eq!(response.expect("request").status(), 201);
     }
-    let after: Value = app
-        .request(Method::GET, "/admin/db/pool-stats", &admin)
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("json");
+    let after = json_of(app.request(Method::GET, "/admin/db/pool-stats", &admin)).await;
     assert!(waits(&after) > waits(&before), "no wait counted: {before} then {after}");
     assert_eq!(after["pools"][0]["max"], 1);
     let metrics = app.get("/metrics").await.text().await.expect("text");
@@ -341,15 +332,7 @@ async fn serve_opens_its_first_connection_at_start_up_without_a_request() {
     // have opened a connection.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let body: Value = reqwest::Client::new()
-            .get(service.url("/admin/db/pool-stats"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("pool stats")
-            .json()
-            .await
-            .expect("json");
+        let body = json_of(reqwest::Client::new().get(service.url("/admin/db/pool-stats")).bearer_auth(&admin)).await;
         let traffic = &body["pools"][0];
         assert_eq!(traffic["name"], "traffic");
         if traffic["size"].as_u64() >= Some(1) {
