@@ -266,7 +266,27 @@ async fn an_exhausted_pool_answers_503_within_the_acquire_timeout() {
             tokio::spawn(request)
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until both really wait on the row lock (a fixed pause was too short on a loaded
+    // machine), looking from the locker's second connection.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting = sea_orm::ConnectionTrait::query_one_raw(
+            &locker,
+            sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+            ),
+        )
+        .await
+        .expect("pg_stat_activity")
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or_default();
+        if waiting >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the two PATCHes never waited on the row lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let started = Instant::now();
     let response = app.request(Method::GET, "/api/v1/tasks", &user).send().await.expect("list");
