@@ -13,7 +13,7 @@ use domain::conversation::ConversationService;
 use domain::task::TaskService;
 use infrastructure::database::migrate::{self, MigrateCommand};
 use infrastructure::repositories::{SeaConversationRepository, SeaTaskRepository};
-use infrastructure::settings::Environment;
+use infrastructure::settings::{AppSettings, Environment};
 use infrastructure::{Database, Settings};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
@@ -54,7 +54,7 @@ impl Application {
             print_development_token(&keys, port);
         }
         let probe = Probe { database: database.clone(), timeout: settings.database.connect_timeout };
-        let server = run(listener, database.clone(), keys, probe, settings.app.shutdown_timeout)?;
+        let server = run(listener, database.clone(), keys, probe, &settings.app)?;
         Ok(Self { port, server, database })
     }
 
@@ -120,7 +120,7 @@ fn run(
     database: Database,
     keys: TokenKeys,
     probe: Probe,
-    shutdown_timeout: std::time::Duration,
+    app: &AppSettings,
 ) -> Result<Server, StartupError> {
     let probe = web::Data::new(probe);
     let metrics = web::Data::new(crate::metrics::handle());
@@ -132,7 +132,7 @@ fn run(
     let keys = web::Data::new(keys);
     let database = web::Data::new(database);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(database.clone())
             .app_data(tasks.clone())
@@ -150,13 +150,15 @@ fn run(
     })
     // On SIGTERM/SIGINT actix stops accepting, lets in-flight requests finish for up to this
     // long, then stops; run_until_stopped closes the pools after that.
-    .shutdown_timeout(shutdown_timeout.as_secs().max(1))
+    .shutdown_timeout(app.shutdown_timeout.as_secs().max(1))
     // The binary installs its own SIGTERM/SIGINT handlers before it starts (see `cli`), so a
     // signal that arrives before actix would have installed its own is not fatal.
-    .disable_signals()
-    .listen(listener)
-    .map_err(|source| StartupError::Bind { address: address.clone(), source })?
-    .run();
+    .disable_signals();
+    if let Some(workers) = app.workers {
+        server = server.workers(workers);
+    }
+    let server =
+        server.listen(listener).map_err(|source| StartupError::Bind { address: address.clone(), source })?.run();
     tracing::info!(%address, "listening");
     Ok(server)
 }

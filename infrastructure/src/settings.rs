@@ -82,6 +82,8 @@ pub struct AppSettings {
     pub host: String,
     pub port: u16,
     pub log_format: LogFormat,
+    /// HTTP worker threads; `None` is one per CPU (actix-web's default).
+    pub workers: Option<usize>,
     /// How long in-flight requests may run on after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
 }
@@ -157,6 +159,7 @@ const VARIABLES: &[(&str, &str)] = &[
     ("APP_HOST", "app.host"),
     ("APP_PORT", "app.port"),
     ("LOG_FORMAT", "app.log_format"),
+    ("APP_WORKERS", "app.workers"),
     ("JWT_SECRET", "auth.jwt_secret"),
     ("DATABASE_URL", "database.url"),
     ("DATABASE_URL_POOLED", "database.url_pooled"),
@@ -265,6 +268,7 @@ impl Settings {
                         ));
                     }
                 },
+                workers: workers(&config)?,
                 shutdown_timeout: Duration::from_secs_f64(seconds(&config, "app.shutdown_timeout")?),
             },
             auth: AuthSettings {
@@ -455,6 +459,18 @@ fn positive_seconds(config: &Config, key: &str) -> Result<Duration, SettingsErro
     Ok(Duration::from_secs_f64(value))
 }
 
+/// `APP_WORKERS`: 0 is one worker per CPU; more than 1,024 is surely a typo.
+fn workers(config: &Config) -> Result<Option<usize>, SettingsError> {
+    match get::<u32>(config, "app.workers")? {
+        0 => Ok(None),
+        n @ 1..=1024 => Ok(Some(n as usize)),
+        n => Err(SettingsError::invalid(
+            variable_for("app.workers"),
+            format!("is {n}; expected 0 (one per CPU) to 1024"),
+        )),
+    }
+}
+
 fn seconds_or_never(config: &Config, key: &str) -> Result<Option<Duration>, SettingsError> {
     let value = seconds(config, key)?;
     Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
@@ -482,6 +498,7 @@ mod tests {
         let url = settings.database.traffic_url().expect("sqlite url");
         assert!(url.expose().starts_with("sqlite://") && url.expose().ends_with("app.sqlite3?mode=rwc"));
         assert_eq!(settings.app.port, 8080);
+        assert_eq!(settings.app.workers, None, "one worker per CPU");
     }
 
     #[test]
@@ -493,8 +510,10 @@ mod tests {
             ("DB_STATEMENT_TIMEOUT", "1.5"),
             ("DB_IDLE_TIMEOUT", "0"),
             ("LOG_FORMAT", "JSON"),
+            ("APP_WORKERS", "3"),
         ])
         .expect("loads");
+        assert_eq!(settings.app.workers, Some(3));
         assert_eq!(settings.app.port, 9999);
         assert_eq!(settings.app.host, "0.0.0.0");
         assert_eq!(settings.database.pool_max, 25);
@@ -562,6 +581,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("APP_ENV", "staging"),
             ("DB_POOL_MIN", "50"),
+            ("APP_WORKERS", "5000"),
+            ("APP_WORKERS", "-2"),
         ] {
             let err = load(&[(variable, value)]).expect_err(variable);
             assert!(err.to_string().starts_with(&format!("{variable} ")), "{variable}: {err}");
