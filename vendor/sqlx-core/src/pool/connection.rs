@@ -203,6 +203,23 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
+        // PATCHED (tasks-service, see vendor/README.md): a connection that needs none of
+        // `return_to_pool`'s async work (no ping, no close, no `after_release` hook, no
+        // `min_connections` to maintain) goes back to the idle queue here and now instead of
+        // in a spawned task: upstream spawns one task per release, whose allocation and
+        // scheduling cost as much CPU as a small query's decoding.
+        if self.pool.options.min_connections == 0 && self.pool.options.after_release.is_none() {
+            let pool = &self.pool;
+            if let Some(live) = self.live.take_if(|live| {
+                !pool.is_closed()
+                    && !live.raw.should_flush()
+                    && !is_beyond_max_lifetime(live, &pool.options)
+            }) {
+                live.float(self.pool.clone()).release();
+                return;
+            }
+        }
+
         // We still need to spawn a task to maintain `min_connections`.
         if self.live.is_some() || self.pool.options.min_connections > 0 {
             crate::rt::spawn(self.return_to_pool());
