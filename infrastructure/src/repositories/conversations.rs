@@ -1,5 +1,6 @@
 //! Conversations in `conversations`, messages in `messages`.
 
+use super::rows::MessageRow;
 use super::{begin_write, commit, corrupt, is_duplicate, rollback};
 use crate::Database;
 use crate::database::resilience::{Guard, Safety};
@@ -199,8 +200,10 @@ impl SeaConversationRepository {
             .order_by(message::Column::CreatedAt, order.clone())
             .order_by(message::Column::Id, order)
             .limit(query.limit + 1)
+            .into_model::<MessageRow>()
             .all(&self.db)
             .await?;
+        let rows: Vec<message::Model> = rows.into_iter().map(|r| r.0).collect();
         if rows.is_empty()
             && conversation::Entity::find().filter(owned(user, conversation_id)).one(&self.db).await?.is_none()
         {

@@ -7,6 +7,7 @@
 //! [`Guard`](crate::database::resilience::Guard), declaring whether retrying it is safe.
 
 mod conversations;
+mod rows;
 mod tasks;
 
 pub use conversations::SeaConversationRepository;

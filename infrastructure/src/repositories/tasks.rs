@@ -1,5 +1,6 @@
 //! Tasks in the `tasks` table, idempotency records in `idempotency_keys`.
 
+use super::rows::TaskRow;
 use super::{begin_write, commit, corrupt, is_duplicate, rollback};
 use crate::Database;
 use crate::database::resilience::{Guard, Safety};
@@ -181,7 +182,14 @@ impl SeaTaskRepository {
             let position = Expr::tuple([key, Expr::val(id)]);
             select = select.filter(if direction == Direction::Asc { row.gt(position) } else { row.lt(position) });
         }
-        select.order_by(column, order.clone()).order_by(task::Column::Id, order).limit(limit).all(&self.db).await
+        let rows = select
+            .order_by(column, order.clone())
+            .order_by(task::Column::Id, order)
+            .limit(limit)
+            .into_model::<TaskRow>()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// The rows without a due date after `after_id`, in id order (they sort last either way).
@@ -203,12 +211,14 @@ impl SeaTaskRepository {
             });
         }
         let order = if direction == Direction::Asc { Order::Asc } else { Order::Desc };
-        select
+        let rows = select
             .order_by(task::Column::DueDate, order.clone())
             .order_by(task::Column::Id, order)
             .limit(limit)
+            .into_model::<TaskRow>()
             .all(&self.db)
-            .await
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// One page of rows in the query's order (one statement, two at the dated/undated seam).
@@ -361,10 +371,11 @@ impl TaskRepository for SeaTaskRepository {
                     .filter(task::Column::Id.eq(id))
                     .filter(task::Column::UserId.eq(user.as_ref()))
                     .filter(task::Column::DeletedAt.is_null())
+                    .into_model::<TaskRow>()
                     .one(&self.db)
             })
             .await?;
-        found.map(from_model).transpose()
+        found.map(|r| from_model(r.0)).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(task = %updated.id, expected_version))]
