@@ -11,11 +11,16 @@ use actix_web::{FromRequest, HttpRequest, web};
 use domain::UserId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::future::{Ready, ready};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Clock skew tolerated on `exp`.
 const LEEWAY_SECONDS: u64 = 30;
+
+/// Verified tokens remembered, at most; past that the memory starts over (a few MB at most).
+const REMEMBERED_TOKENS: usize = 4096;
 
 /// The claims the service reads and writes. `sub` and `exp` default here so that a token
 /// lacking one is reported as such by the validation, not as malformed.
@@ -37,6 +42,14 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+}
+
+/// A token that passed verification: who it speaks for and until when.
+#[derive(Clone, Debug)]
+struct Verified {
+    caller: Caller,
+    exp: i64,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -68,11 +81,43 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            verified: Arc::default(),
+        }
     }
 
     /// Checks a token and returns who it speaks for.
+    ///
+    /// Clients send the same token on every request, so a token that verified is remembered
+    /// (by its exact text, which the signature covers) until it expires: the next request
+    /// with it skips the base64, JSON and HMAC work, which the profile put at 5 % of the
+    /// service's CPU on a read. Expiry is checked on every use, as `decode` does it.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        let leeway = LEEWAY_SECONDS as i64;
+        if let Some(known) = self.remembered().get(token)
+            && known.exp >= now - leeway
+        {
+            return Ok(known.caller.clone());
+        }
+        let (caller, exp) = self.decode(token)?;
+        let mut remembered = self.remembered();
+        if remembered.len() >= REMEMBERED_TOKENS {
+            remembered.clear();
+        }
+        remembered.insert(token.into(), Verified { caller: caller.clone(), exp });
+        Ok(caller)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified>> {
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Verifies a token's signature and claims: the caller and the token's `exp`.
+    fn decode(&self, token: &str) -> Result<(Caller, i64), TokenError> {
         use jsonwebtoken::errors::ErrorKind;
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -83,8 +128,9 @@ impl TokenKeys {
             ErrorKind::MissingRequiredClaim(claim) => TokenError::MissingClaim(claim.clone()),
             _ => TokenError::Malformed,
         })?;
+        let exp = data.claims.exp.ok_or_else(|| TokenError::MissingClaim("exp".into()))?;
         let user = UserId::parse(data.claims.sub).map_err(|_| TokenError::BadSubject)?;
-        Ok(Caller { user, roles: data.claims.roles })
+        Ok((Caller { user, roles: data.claims.roles }, exp))
     }
 
     /// Mints a token for `sub` that expires after `ttl`.
@@ -165,6 +211,44 @@ mod tests {
         let caller = keys.verify(&token).expect("valid");
         assert_eq!(caller.user.as_ref(), "alice");
         assert!(caller.is_admin());
+    }
+
+    #[test]
+    fn a_remembered_token_verifies_again_and_a_tampered_copy_does_not() {
+        let keys = keys();
+        let token = keys.issue("alice", &[], Duration::from_secs(60));
+        assert_eq!(keys.verify(&token).expect("first").user.as_ref(), "alice");
+        assert_eq!(keys.remembered().len(), 1);
+        assert_eq!(keys.verify(&token).expect("remembered").user.as_ref(), "alice");
+        // One character of the signature changed (not the last, whose low bits are padding).
+        let at = token.len() - 10;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        assert_eq!(keys.verify(&tampered), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn a_remembered_token_past_its_expiry_is_refused() {
+        let keys = keys();
+        let exp = chrono::Utc::now().timestamp() - LEEWAY_SECONDS as i64 - 1;
+        let token = raw_token(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &serde_json::json!({"sub": "a", "exp": exp}),
+            b"a-secret-for-the-unit-tests-of-auth",
+        );
+        // As if it had verified while it was still valid.
+        let caller = Caller { user: UserId::parse("a".to_owned()).expect("user"), roles: vec![] };
+        keys.remembered().insert(token.as_str().into(), Verified { caller, exp });
+        assert_eq!(keys.verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn the_memory_of_verified_tokens_is_bounded() {
+        let keys = keys();
+        for i in 0..=REMEMBERED_TOKENS {
+            keys.verify(&keys.issue(&format!("user-{i}"), &[], Duration::from_secs(60))).expect("valid");
+        }
+        assert!(keys.remembered().len() <= REMEMBERED_TOKENS);
     }
 
     #[test]
