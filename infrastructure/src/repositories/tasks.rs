@@ -182,6 +182,17 @@ impl SeaTaskRepository {
             let position = Expr::tuple([key, Expr::val(id)]);
             select = select.filter(if direction == Direction::Asc { row.gt(position) } else { row.lt(position) });
         }
+        self.ordered_rows(select, column, order, limit).await
+    }
+
+    /// Up to `limit` rows in `(column, id)` order, decoded by [`TaskRow`].
+    async fn ordered_rows(
+        &self,
+        select: Select<task::Entity>,
+        column: task::Column,
+        order: Order,
+        limit: u64,
+    ) -> Result<Vec<task::Model>, DbErr> {
         let rows = select
             .order_by(column, order.clone())
             .order_by(task::Column::Id, order)
@@ -211,14 +222,7 @@ impl SeaTaskRepository {
             });
         }
         let order = if direction == Direction::Asc { Order::Asc } else { Order::Desc };
-        let rows = select
-            .order_by(task::Column::DueDate, order.clone())
-            .order_by(task::Column::Id, order)
-            .limit(limit)
-            .into_model::<TaskRow>()
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        self.ordered_rows(select, task::Column::DueDate, order, limit).await
     }
 
     /// One page of rows in the query's order (one statement, two at the dated/undated seam).
