@@ -117,12 +117,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "starting"
     );
     let connect_timeout = settings.database.connect_timeout;
-    let application = Application::build(settings).await?;
-    // The first connection opens in the background while the server starts: a request that
-    // arrives at once finds its TLS and SCRAM handshakes (or a suspended Neon compute's
-    // wake-up) already under way. Start-up itself never waits for the database.
-    let warming = application.database().clone();
-    actix_web::rt::spawn(async move { warming.warm_up(connect_timeout).await });
+    // Each worker opens its first connection in the background while the server starts.
+    let application = Application::build_with(settings, Some(connect_timeout)).await?;
     let handle = application.stop_handle();
     actix_web::rt::spawn(async move {
         let signal = tokio::select! {

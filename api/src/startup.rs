@@ -40,11 +40,22 @@ impl Application {
     /// Applies pending migrations when `auto_migrate` is on, builds the (lazy) pools and binds
     /// the listener. Port 0 picks a free port; [`Application::port`] tells which.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, None).await
+    }
+
+    /// Like [`Application::build`]; with `warm_up`, each HTTP worker opens its first database
+    /// connection in the background as soon as it starts, giving up after that long. A request
+    /// that arrives at once then finds its TLS and SCRAM handshakes (or a suspended Neon
+    /// compute's wake-up) already under way; start-up itself never waits for the database.
+    pub async fn build_with(settings: Settings, warm_up: Option<std::time::Duration>) -> Result<Self, StartupError> {
         if settings.database.auto_migrate {
             let states = migrate::run(&settings.database, MigrateCommand::Up).await?;
             tracing::info!(applied = states.iter().filter(|s| s.applied).count(), "schema is up to date");
         }
-        let database = Database::connect_lazy(&settings.database).await?;
+        let workers =
+            settings.app.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        // One shard of the traffic pool for each worker: see `Database::connect_lazy_sharded`.
+        let database = Database::connect_lazy_sharded(&settings.database, workers).await?;
         let address = format!("{}:{}", settings.app.host, settings.app.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
@@ -53,8 +64,8 @@ impl Application {
         if made_up && settings.app.environment == Environment::Development {
             print_development_token(&keys, port);
         }
-        let probe = Probe { database: database.clone(), timeout: settings.database.connect_timeout };
-        let server = run(listener, database.clone(), keys, probe, &settings.app)?;
+        let probe_timeout = settings.database.connect_timeout;
+        let server = run(listener, database.clone(), keys, probe_timeout, workers, warm_up, &settings.app)?;
         Ok(Self { port, server, database })
     }
 
@@ -119,26 +130,35 @@ fn run(
     listener: TcpListener,
     database: Database,
     keys: TokenKeys,
-    probe: Probe,
+    probe_timeout: std::time::Duration,
+    workers: usize,
+    warm_up: Option<std::time::Duration>,
     app: &AppSettings,
 ) -> Result<Server, StartupError> {
-    let probe = web::Data::new(probe);
     let metrics = web::Data::new(crate::metrics::handle());
-    let tasks = web::Data::new(TaskService::new(Arc::new(SeaTaskRepository::new(&database)), Arc::new(SystemClock)));
-    let conversations = web::Data::new(ConversationService::new(
-        Arc::new(SeaConversationRepository::new(&database)),
-        Arc::new(SystemClock),
-    ));
     let keys = web::Data::new(keys);
-    let database = web::Data::new(database);
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let mut server = HttpServer::new(move || {
+    // actix calls the factory once on each worker's thread as the worker starts: each worker
+    // gets the shard of the traffic pool with its number, and its services use only that one.
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let all = web::Data::new(database.clone());
+    let server = HttpServer::new(move || {
+        let worker = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let database = database.shard(worker);
+        if let Some(within) = warm_up {
+            let warming = database.clone();
+            actix_web::rt::spawn(async move { warming.warm_up(within).await });
+        }
+        let tasks = TaskService::new(Arc::new(SeaTaskRepository::new(&database)), Arc::new(SystemClock));
+        let conversations =
+            ConversationService::new(Arc::new(SeaConversationRepository::new(&database)), Arc::new(SystemClock));
+        let probe = Probe { database, timeout: probe_timeout };
         App::new()
-            .app_data(database.clone())
-            .app_data(tasks.clone())
-            .app_data(conversations.clone())
+            .app_data(all.clone())
+            .app_data(web::Data::new(tasks))
+            .app_data(web::Data::new(conversations))
             .app_data(keys.clone())
-            .app_data(probe.clone())
+            .app_data(web::Data::new(probe))
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
@@ -148,17 +168,15 @@ fn run(
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .wrap(from_fn(request_id::middleware))
     })
+    .workers(workers)
     // On SIGTERM/SIGINT actix stops accepting, lets in-flight requests finish for up to this
     // long, then stops; run_until_stopped closes the pools after that.
     .shutdown_timeout(app.shutdown_timeout.as_secs().max(1))
     // The binary installs its own SIGTERM/SIGINT handlers before it starts (see `cli`), so a
     // signal that arrives before actix would have installed its own is not fatal.
     .disable_signals();
-    if let Some(workers) = app.workers {
-        server = server.workers(workers);
-    }
     let server =
         server.listen(listener).map_err(|source| StartupError::Bind { address: address.clone(), source })?.run();
-    tracing::info!(%address, "listening");
+    tracing::info!(%address, workers, "listening");
     Ok(server)
 }

@@ -243,7 +243,12 @@ async fn an_exhausted_pool_answers_503_within_the_acquire_timeout() {
         return skip("row locks hold the connections busy on PostgreSQL");
     }
     let db = TestDatabase::migrated().await;
-    let settings = settings_for(&db, &[("DB_POOL_MAX", "2"), ("DB_ACQUIRE_TIMEOUT", "1"), ("DB_CONNECT_TIMEOUT", "1")]);
+    // One worker, so the two connections are one pool's (with more, each worker has a shard of
+    // its own and the two PATCHes might both land on the same one).
+    let settings = settings_for(
+        &db,
+        &[("APP_WORKERS", "1"), ("DB_POOL_MAX", "2"), ("DB_ACQUIRE_TIMEOUT", "1"), ("DB_CONNECT_TIMEOUT", "1")],
+    );
     let locker = db.connect().await;
     let app = TestApp::start(settings, Some(db)).await;
     let user = TestUser { token: token_for("busy", &[]) };

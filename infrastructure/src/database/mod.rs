@@ -21,17 +21,30 @@ pub mod url;
 
 use crate::settings::{DatabaseSettings, SettingsError};
 use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
+use std::sync::Arc;
 use std::time::Duration;
 use url::{Backend, DatabaseUrl};
 
 /// The service's database handles.
+///
+/// The traffic pool may be split into shards, one per HTTP worker (see
+/// [`Database::connect_lazy_sharded`]); a handle uses one of them ([`Database::shard`]), while
+/// [`Database::pool_stats`] and [`Database::close`] cover them all.
 #[derive(Clone, Debug)]
 pub struct Database {
-    traffic: DatabaseConnection,
+    /// The traffic pool's shards, each with the guard that watches it; never empty.
+    shards: Arc<[Shard]>,
+    /// The shard this handle's [`Database::traffic`] and [`Database::guard`] are.
+    shard: usize,
     direct: DatabaseConnection,
     backend: Backend,
     pooled: bool,
-    guard: std::sync::Arc<resilience::Guard>,
+}
+
+#[derive(Clone, Debug)]
+struct Shard {
+    pool: DatabaseConnection,
+    guard: Arc<resilience::Guard>,
 }
 
 /// Why a ping failed.
@@ -93,25 +106,33 @@ pub enum PoolRole {
 }
 
 impl Database {
-    /// Builds the pools without opening a connection.
+    /// Builds the pools without opening a connection: one traffic pool of `DB_POOL_MAX`.
     pub async fn connect_lazy(settings: &DatabaseSettings) -> Result<Self, crate::Error> {
+        Self::connect_lazy_sharded(settings, 1).await
+    }
+
+    /// Like [`Database::connect_lazy`], with the PostgreSQL traffic pool split into `shards`
+    /// pools (at most `DB_POOL_MAX` of them) that share `DB_POOL_MAX` and `DB_POOL_MIN`
+    /// between them, one for each HTTP worker.
+    ///
+    /// Why: every actix-web worker runs its own single-threaded tokio runtime, and a socket
+    /// stays registered with the runtime of the task that opened it. From a pool shared by the
+    /// workers, a worker gets connections that another worker opened half the time (with two),
+    /// and then every reply wakes that other worker's thread first, which wakes this one: two
+    /// context switches and a cross-thread wake-up per statement. A worker that only uses its
+    /// own shard opens, reads and writes its connections on its own thread. The benchmark
+    /// measured it on GET by id and the first page of tasks (`scripts/bench`, README).
+    ///
+    /// SQLite always has one pool: sqlx runs each SQLite connection on a thread of its own.
+    pub async fn connect_lazy_sharded(settings: &DatabaseSettings, shards: usize) -> Result<Self, crate::Error> {
         let traffic_url = settings.traffic_url()?;
         let backend = traffic_url.backend();
         prepare_sqlite_file(&traffic_url)?;
-        let losses = std::sync::Arc::new(resilience::ConnectionLosses::new());
-        let mut options = connect_options(&traffic_url, settings, PoolRole::Traffic);
-        evict_suspects(&mut options, &losses);
-        let mut traffic = sea_orm::Database::connect(options).await?;
-        traffic.set_metric_callback(statements::record);
-        let pooled = settings.url_pooled.is_some();
-        let direct = if pooled {
-            let direct_url = settings.direct_url()?;
-            let mut options = connect_options(&direct_url, settings, PoolRole::Direct);
-            evict_suspects(&mut options, &losses);
-            sea_orm::Database::connect(options).await?
-        } else {
-            traffic.clone()
+        let count = match backend {
+            Backend::Postgres => shards.clamp(1, settings.pool_max.max(1) as usize),
+            Backend::Sqlite => 1,
         };
+        let losses = Arc::new(resilience::ConnectionLosses::new());
         let probe_timeout = settings.acquire_timeout.max(settings.connect_timeout) + Duration::from_secs(1);
         let stall = match backend {
             Backend::Postgres => {
@@ -127,9 +148,42 @@ impl Database {
             }
             Backend::Sqlite => None,
         };
-        let guard = std::sync::Arc::new(resilience::Guard::new(losses, probe_timeout, stall));
-        guard.watch_pool(traffic.clone());
-        Ok(Self { traffic, direct, backend, pooled, guard })
+        // One breaker and one record of connection losses for the whole database; each shard's
+        // guard looks at its own pool to tell "none could be opened" from "all are busy".
+        let guard = resilience::Guard::new(losses.clone(), probe_timeout, stall);
+        let mut built = Vec::with_capacity(count);
+        for index in 0..count {
+            let mut options = connect_options(&traffic_url, settings, PoolRole::Traffic);
+            options.max_connections(share(settings.pool_max, index, count)).min_connections(share(
+                settings.pool_min,
+                index,
+                count,
+            ));
+            evict_suspects(&mut options, &losses);
+            let mut pool = sea_orm::Database::connect(options).await?;
+            pool.set_metric_callback(statements::record);
+            built.push(Shard { guard: Arc::new(guard.for_pool(pool.clone())), pool });
+        }
+        let pooled = settings.url_pooled.is_some();
+        let direct = if pooled {
+            let direct_url = settings.direct_url()?;
+            let mut options = connect_options(&direct_url, settings, PoolRole::Direct);
+            evict_suspects(&mut options, &losses);
+            sea_orm::Database::connect(options).await?
+        } else {
+            built[0].pool.clone()
+        };
+        Ok(Self { shards: built.into(), shard: 0, direct, backend, pooled })
+    }
+
+    /// How many shards the traffic pool has.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The handle that uses shard `index` (modulo the number of shards) for traffic.
+    pub fn shard(&self, index: usize) -> Self {
+        Self { shard: index % self.shards.len(), ..self.clone() }
     }
 
     /// Opens the traffic pool's first connection ahead of the first request, without making
@@ -139,7 +193,7 @@ impl Database {
     /// circuit breaker does not count this attempt.
     pub async fn warm_up(&self, within: Duration) {
         let started = std::time::Instant::now();
-        match tokio::time::timeout(within, self.traffic.execute_unprepared("SELECT 1")).await {
+        match tokio::time::timeout(within, self.traffic().execute_unprepared("SELECT 1")).await {
             Ok(Ok(_)) => tracing::debug!(elapsed = ?started.elapsed(), "database connection warmed up"),
             Ok(Err(error)) => {
                 tracing::info!(%error, "database not reachable at start-up; requests will connect on demand")
@@ -148,9 +202,9 @@ impl Database {
         }
     }
 
-    /// The pool for request queries.
+    /// The pool for request queries (this handle's shard of it).
     pub fn traffic(&self) -> &DatabaseConnection {
-        &self.traffic
+        &self.shards[self.shard].pool
     }
 
     /// The pool on the direct endpoint (the traffic pool itself when there is no pooler).
@@ -167,9 +221,10 @@ impl Database {
         self.pooled
     }
 
-    /// The circuit breaker and retry policy every repository call runs under.
-    pub fn guard(&self) -> &std::sync::Arc<resilience::Guard> {
-        &self.guard
+    /// The circuit breaker and retry policy every repository call runs under (the breaker is
+    /// the database's; the guard watches this handle's shard).
+    pub fn guard(&self) -> &Arc<resilience::Guard> {
+        &self.shards[self.shard].guard
     }
 
     /// Runs `SELECT 1` on the traffic pool through the circuit breaker (so a readiness probe
@@ -177,7 +232,7 @@ impl Database {
     /// packets must not hang a health probe. Returns the round-trip time.
     pub async fn ping(&self, within: Duration) -> Result<Duration, PingError> {
         let started = std::time::Instant::now();
-        let probe = self.guard.run(resilience::Safety::Read, |_| self.traffic.execute_unprepared("SELECT 1"));
+        let probe = self.guard().run(resilience::Safety::Read, |_| self.traffic().execute_unprepared("SELECT 1"));
         match tokio::time::timeout(within, probe).await {
             Ok(Ok(_)) => Ok(started.elapsed()),
             Ok(Err(error)) => Err(PingError::Failed(error.to_string())),
@@ -185,23 +240,41 @@ impl Database {
         }
     }
 
-    /// The state of the traffic pool and, when there is a pooler, the direct one.
+    /// The state of the traffic pool (all its shards together) and, when there is a pooler,
+    /// the direct one.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
-        let mut stats = vec![pool_stats("traffic", &self.traffic)];
+        let traffic = self.shards.iter().map(|s| pool_stats("traffic", &s.pool)).reduce(|a, b| PoolStats {
+            size: a.size + b.size,
+            idle: a.idle + b.idle,
+            in_use: a.in_use + b.in_use,
+            max: a.max + b.max,
+            min: a.min + b.min,
+            ..a
+        });
+        let mut stats: Vec<PoolStats> = traffic.into_iter().collect();
         if self.pooled {
             stats.push(pool_stats("direct", &self.direct));
         }
         stats
     }
 
-    /// Closes both pools, waiting for checked-out connections to come back.
+    /// Closes every pool, waiting for checked-out connections to come back.
     pub async fn close(self) -> Result<(), crate::Error> {
         if self.pooled {
             self.direct.close().await?;
         }
-        self.traffic.close().await?;
+        for shard in self.shards.iter() {
+            shard.pool.clone().close().await?;
+        }
         Ok(())
     }
+}
+
+/// Shard `index`'s part of `total` split over `count` shards: as even as can be, the first
+/// shards taking the remainder.
+fn share(total: u32, index: usize, count: usize) -> u32 {
+    let (count, index) = (count as u32, index as u32);
+    total / count + u32::from(index < total % count)
 }
 
 /// Maps the settings onto sea-orm's [`ConnectOptions`] for one pool.
@@ -326,6 +399,43 @@ mod tests {
         assert_eq!(options.get_statement_timeout(), None);
         assert!(!options.get_test_before_acquire(), "no ping on every checkout");
         assert_eq!(options.get_test_before_acquire_if_idle_for(), Some(db.ping_after_idle));
+    }
+
+    #[test]
+    fn shards_split_the_pool_bounds_evenly() {
+        let split = |total, count| (0..count).map(|i| share(total, i, count)).collect::<Vec<_>>();
+        assert_eq!(split(10, 1), [10]);
+        assert_eq!(split(10, 4), [3, 3, 2, 2]);
+        assert_eq!(split(8, 2), [4, 4]);
+        assert_eq!(split(0, 3), [0, 0, 0], "DB_POOL_MIN=0 stays 0 everywhere");
+        assert_eq!(split(10, 3).iter().sum::<u32>(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_sharded_traffic_pool_keeps_the_configured_bounds_in_total() {
+        let db =
+            settings(&[("DATABASE_URL", "postgres://u:pw@127.0.0.1:9/db"), ("DB_POOL_MAX", "5"), ("DB_POOL_MIN", "1")]);
+        let database = Database::connect_lazy_sharded(&db, 2).await.expect("lazy pools");
+        assert_eq!(database.shards(), 2);
+        let traffic = &database.pool_stats()[0];
+        assert_eq!((traffic.name, traffic.max, traffic.min), ("traffic", 5, 1), "the shards share DB_POOL_MAX/MIN");
+        let max_of = |shard: usize| {
+            database.shard(shard).traffic().get_postgres_connection_pool().options().get_max_connections()
+        };
+        assert_eq!((max_of(0), max_of(1)), (3, 2));
+        assert_eq!(max_of(2), 3, "shard numbers wrap around");
+
+        // Never more shards than connections, and one pool on SQLite.
+        let database = Database::connect_lazy_sharded(&db, 64).await.expect("lazy pools");
+        assert_eq!(database.shards(), 5);
+        let dir = std::env::temp_dir().join(format!("shards-{}", std::process::id()));
+        let path = dir.join("db.sqlite3");
+        let mut sqlite = settings(&[]);
+        sqlite.sqlite_path = path;
+        let database = Database::connect_lazy_sharded(&sqlite, 4).await.expect("sqlite");
+        assert_eq!(database.shards(), 1);
+        database.close().await.expect("close");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -57,8 +57,8 @@ use backon::{ExponentialBuilder, Retryable};
 use domain::RepositoryError;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Consecutive "database away" failures that open the breaker.
@@ -115,17 +115,19 @@ enum Admission {
     Probe,
 }
 
-/// The breaker, retry policy and connection-loss record of one database.
+/// The breaker, retry policy and connection-loss record of one database, watching one of its
+/// traffic pools. The guards of a sharded traffic pool ([`Guard::for_pool`]) share the breaker,
+/// the loss record and the stall check.
 #[derive(Debug)]
 pub struct Guard {
-    breaker: Mutex<Breaker>,
-    losses: std::sync::Arc<ConnectionLosses>,
-    /// The traffic pool, to tell "no connection could be opened" from "all are busy".
-    pool: Mutex<Option<DatabaseConnection>>,
+    breaker: Arc<Mutex<Breaker>>,
+    losses: Arc<ConnectionLosses>,
+    /// The traffic pool calls run on, to tell "no connection could be opened" from "all are busy".
+    pool: Option<DatabaseConnection>,
     /// A probe that has not finished after this long (its request was cancelled) is replaced.
     probe_timeout: Duration,
     /// Checks the database itself when a call stalls (PostgreSQL only).
-    stall: Option<StallCheck>,
+    stall: Option<Arc<StallCheck>>,
 }
 
 /// The marker of a call abandoned because the database was found away during a stall.
@@ -225,13 +227,25 @@ impl Default for ConnectionLosses {
 }
 
 impl Guard {
-    pub fn new(losses: std::sync::Arc<ConnectionLosses>, probe_timeout: Duration, stall: Option<StallCheck>) -> Self {
+    pub fn new(losses: Arc<ConnectionLosses>, probe_timeout: Duration, stall: Option<StallCheck>) -> Self {
         Self {
-            breaker: Mutex::new(Breaker::Closed { failures: 0 }),
+            breaker: Arc::new(Mutex::new(Breaker::Closed { failures: 0 })),
             losses,
-            pool: Mutex::new(None),
+            pool: None,
             probe_timeout,
-            stall,
+            stall: stall.map(Arc::new),
+        }
+    }
+
+    /// A guard with this one's breaker, loss record and stall check that looks at `pool`'s
+    /// size when an acquire times out.
+    pub fn for_pool(&self, pool: DatabaseConnection) -> Self {
+        Self {
+            breaker: self.breaker.clone(),
+            losses: self.losses.clone(),
+            pool: Some(pool),
+            probe_timeout: self.probe_timeout,
+            stall: self.stall.clone(),
         }
     }
 
@@ -260,11 +274,6 @@ impl Guard {
         }
         set_gauge(BreakerState::Open);
         *breaker = Breaker::Open { until: Instant::now() + BREAKER_OPEN_FOR };
-    }
-
-    /// Lets the guard look at the traffic pool's size when an acquire times out.
-    pub fn watch_pool(&self, pool: DatabaseConnection) {
-        *self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pool);
     }
 
     /// The breaker's state right now.
@@ -345,8 +354,7 @@ impl Guard {
     }
 
     fn pool_is_empty(&self) -> bool {
-        let pool = self.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match pool.as_ref() {
+        match self.pool.as_ref() {
             Some(db) => match db.get_database_backend() {
                 sea_orm::DbBackend::Postgres => db.get_postgres_connection_pool().size() == 0,
                 _ => db.get_sqlite_connection_pool().size() == 0,
