@@ -438,6 +438,17 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Every query moves the pool's acquire future a few times (into timeouts, retries, boxes),
+    /// so it must not carry the state machine of opening a connection: vendor/sqlx-core's
+    /// patch 4 boxes that. Upstream's is about 14 KB.
+    #[tokio::test]
+    async fn the_acquire_future_stays_small() {
+        let options: sea_orm::sqlx::postgres::PgConnectOptions = "postgres://u:pw@127.0.0.1:9/db".parse().expect("url");
+        let pool = sea_orm::sqlx::postgres::PgPoolOptions::new().connect_lazy_with(options);
+        let acquire = pool.acquire();
+        assert!(std::mem::size_of_val(&acquire) < 4096, "{} bytes", std::mem::size_of_val(&acquire));
+    }
+
     #[test]
     fn zero_idle_timeout_and_lifetime_mean_never() {
         let db = settings(&[("DB_IDLE_TIMEOUT", "0"), ("DB_MAX_LIFETIME", "0")]);

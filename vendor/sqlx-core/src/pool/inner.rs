@@ -289,7 +289,10 @@ impl<DB: Database> PoolInner<DB> {
                     };
 
                     // Attempt to connect...
-                    return self.connect(deadline, guard).await;
+                    // PATCHED (vendor/README.md, patch 4): boxed, so that opening a connection
+                    // (TLS, authentication: a state machine of ~14 KB) is not part of every
+                    // acquire's future, which callers move and box on each query.
+                    return Box::pin(self.connect(deadline, guard)).await;
                 }
             }
         )
