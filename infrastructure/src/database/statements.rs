@@ -1,6 +1,7 @@
 //! Counting the statements each request sends to the database.
 //!
-//! The traffic pool reports every statement sea-orm executes to [`record`]; requests run
+//! The traffic pool reports every statement sea-orm executes to [`record`], and the read paths
+//! that run on sqlx directly report theirs to [`record_statement`]; requests run
 //! inside [`tally`], which adds them up for that request only (a task-local, so concurrent
 //! requests never mix). The API reports the tally in a `Server-Timing` header, which is how
 //! tests prove a list page costs one query and how an operator spots an N+1. sea-orm issues
@@ -51,9 +52,15 @@ pub fn record_control() {
 
 /// The pool's metric callback: adds the statement to the current request's tally, if any.
 pub fn record(info: &sea_orm::metric::Info<'_>) {
+    record_statement(info.elapsed);
+}
+
+/// Adds a statement that took `elapsed` to the current request's tally, if any: for the read
+/// paths that run on sqlx directly, which sea-orm's metric callback does not see.
+pub fn record_statement(elapsed: Duration) {
     let _ = CURRENT.try_with(|counter| {
         counter.statements.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         counter.micros.fetch_add(micros, Ordering::Relaxed);
     });
 }

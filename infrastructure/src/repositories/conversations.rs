@@ -1,6 +1,6 @@
 //! Conversations in `conversations`, messages in `messages`.
 
-use super::rows::MessageRow;
+use super::rows::{self, MESSAGE_COLUMNS, Rows};
 use super::{begin_write, commit, corrupt, is_duplicate, rollback};
 use crate::Database;
 use crate::database::resilience::{Guard, Safety};
@@ -14,7 +14,7 @@ use entity::{conversation, message};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -45,7 +45,7 @@ fn from_conversation(m: conversation::Model) -> Conversation {
     }
 }
 
-fn from_message(m: message::Model) -> Result<Message, RepositoryError> {
+pub(super) fn from_message(m: message::Model) -> Result<Message, RepositoryError> {
     let metadata = match m.metadata {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::Object(map)) => Some(map),
@@ -181,10 +181,12 @@ impl SeaConversationRepository {
         user: &UserId,
         conversation_id: Uuid,
         query: &MessageListQuery,
-    ) -> Result<Option<Vec<message::Model>>, DbErr> {
+    ) -> Result<Option<Rows>, DbErr> {
         let order = if query.order == MessageOrder::Asc { Order::Asc } else { Order::Desc };
         // Ownership is checked in the same statement; only an empty page costs a second one.
         let mut select = message::Entity::find()
+            .select_only()
+            .columns(MESSAGE_COLUMNS)
             .inner_join(conversation::Entity)
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(conversation::Column::UserId.eq(user.as_ref()));
@@ -196,14 +198,11 @@ impl SeaConversationRepository {
             let position = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
             select = select.filter(if query.order == MessageOrder::Asc { row.gt(position) } else { row.lt(position) });
         }
-        let rows = select
+        let select = select
             .order_by(message::Column::CreatedAt, order.clone())
             .order_by(message::Column::Id, order)
-            .limit(query.limit + 1)
-            .into_model::<MessageRow>()
-            .all(&self.db)
-            .await?;
-        let rows: Vec<message::Model> = rows.into_iter().map(|r| r.0).collect();
+            .limit(query.limit + 1);
+        let rows = rows::fetch_all(&self.db, select.build(self.db.get_database_backend())).await?;
         if rows.is_empty()
             && conversation::Entity::find().filter(owned(user, conversation_id)).one(&self.db).await?.is_none()
         {
@@ -360,7 +359,7 @@ impl ConversationRepository for SeaConversationRepository {
         else {
             return Ok(None);
         };
-        let rows = rows.into_iter().map(from_message).collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.messages()?;
         let order = query.order;
         Ok(Some(Page::from_overfetch(rows, query.limit, |m: &Message| MessageCursor {
             order,

@@ -1,112 +1,244 @@
-//! Row decoding for the read paths, straight from sqlx's row.
+//! The read paths, straight on sqlx: a SELECT that sea-query built runs on the pool's own
+//! driver, and each row is decoded into the domain's type in one step.
 //!
-//! sea-orm's derived `FromQueryResult` reads a nullable column through `Option<T>`'s
-//! `TryGetable`, which builds a `TryGetError::Null(format!("{idx:?}"))` for every NULL it meets
-//! and then throws it away. A task row has six nullable columns, so a page of twenty tasks paid
-//! for up to 120 formatted strings: `scripts/bench`'s profile of the first page put the row
-//! decoding at a fifth of the service's CPU, a third of that in those strings. These decoders
-//! ask sqlx for the same types sea-orm asks for (`row.try_get::<Option<T>>` on both backends, see
-//! sea-orm's `executor/query.rs`), by the entity's own column names, so the values are the same;
-//! a NULL is just `None`. Other rows (mock or proxy connections) fall back to sea-orm's decoder.
+//! Through sea-orm, a page of twenty tasks cost a clone of every bound value, a boxed future
+//! per layer (each moved into its box), a `QueryResult` per row, an entity `Model` per row that
+//! was then converted (its tags through a `serde_json::Value`), and a formatted error string for
+//! every NULL column its derived decoder met (`TryGetError::Null(format!(..))`, up to 120 a
+//! page). `scripts/bench`'s profiles put the read path's decoding and execution at over a third
+//! of the service's CPU on a read; this module is what is left of it (README, "What moved the
+//! numbers").
+//!
+//! The SQL is still sea-query's, so it is exactly what the repositories built before; sqlx
+//! still prepares each statement once per connection (named statements, reused through
+//! PgBouncer's `max_prepared_statements` too), logs it under `sqlx::query` and reports slow
+//! ones. Every statement counts in the request's tally ([`statements::record_statement`]).
 
+use crate::database::statements;
+use domain::RepositoryError;
+use domain::conversation::{Message, MessageRole};
+use domain::task::{Priority, Recurrence, Task, TaskStatus};
 use entity::{message, task};
-use sea_orm::sqlx::Row;
-use sea_orm::{DbErr, FromQueryResult, IdenStatic, QueryResult, RuntimeErr};
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::sqlite::SqliteRow;
+use sea_orm::sqlx::types::Json;
+use sea_orm::sqlx::{self, Row};
+use sea_orm::{ConnAcquireErr, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement};
+use sea_query_sqlx::SqlxValues;
 use std::sync::Arc;
 
-/// A task row decoded without sea-orm's per-NULL error strings.
+use super::corrupt;
+
+/// The columns a task is read with, in this order: every column but `search_text`, which only
+/// the `q` filter reads (in SQL) and no response shows.
+pub(super) const TASK_COLUMNS: [task::Column; 15] = [
+    task::Column::Id,
+    task::Column::UserId,
+    task::Column::Title,
+    task::Column::Description,
+    task::Column::Status,
+    task::Column::Priority,
+    task::Column::Tags,
+    task::Column::DueDate,
+    task::Column::Recurrence,
+    task::Column::CompletedAt,
+    task::Column::PreviousOccurrenceId,
+    task::Column::CreatedAt,
+    task::Column::UpdatedAt,
+    task::Column::DeletedAt,
+    task::Column::Version,
+];
+
+/// The columns a message is read with, in this order.
+pub(super) const MESSAGE_COLUMNS: [message::Column; 6] = [
+    message::Column::Id,
+    message::Column::ConversationId,
+    message::Column::Role,
+    message::Column::Content,
+    message::Column::Metadata,
+    message::Column::CreatedAt,
+];
+
+/// The rows one SELECT returned, as the backend's driver decoded them.
 #[derive(Debug)]
-pub(super) struct TaskRow(pub task::Model);
-
-/// A message row decoded without sea-orm's per-NULL error strings.
-#[derive(Debug)]
-pub(super) struct MessageRow(pub message::Model);
-
-/// What sea-orm makes of a decoding error (its `sqlx_error_to_query_err`, which it does not export).
-fn query_err(error: sea_orm::sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
+pub(super) enum Rows {
+    Postgres(Vec<PgRow>),
+    Sqlite(Vec<SqliteRow>),
 }
 
-/// `row.try_get(<the column's name>)` for a `pre`-fixed column, sea-orm's error on failure.
-macro_rules! get {
-    ($row:expr, $pre:expr, $column:expr) => {{
-        let name = IdenStatic::as_str(&$column);
-        let result =
-            if $pre.is_empty() { $row.try_get(name) } else { $row.try_get(format!("{}{name}", $pre).as_str()) };
-        result.map_err(query_err)?
-    }};
-}
-
-macro_rules! decode_task {
-    ($row:expr, $pre:expr) => {{
-        use task::Column as C;
-        let row = $row;
-        task::Model {
-            id: get!(row, $pre, C::Id),
-            user_id: get!(row, $pre, C::UserId),
-            title: get!(row, $pre, C::Title),
-            description: get!(row, $pre, C::Description),
-            search_text: get!(row, $pre, C::SearchText),
-            status: get!(row, $pre, C::Status),
-            priority: get!(row, $pre, C::Priority),
-            tags: get!(row, $pre, C::Tags),
-            due_date: get!(row, $pre, C::DueDate),
-            recurrence: get!(row, $pre, C::Recurrence),
-            completed_at: get!(row, $pre, C::CompletedAt),
-            previous_occurrence_id: get!(row, $pre, C::PreviousOccurrenceId),
-            created_at: get!(row, $pre, C::CreatedAt),
-            updated_at: get!(row, $pre, C::UpdatedAt),
-            deleted_at: get!(row, $pre, C::DeletedAt),
-            version: get!(row, $pre, C::Version),
-        }
-    }};
-}
-
-macro_rules! decode_message {
-    ($row:expr, $pre:expr) => {{
-        use message::Column as C;
-        let row = $row;
-        message::Model {
-            id: get!(row, $pre, C::Id),
-            conversation_id: get!(row, $pre, C::ConversationId),
-            role: get!(row, $pre, C::Role),
-            content: get!(row, $pre, C::Content),
-            metadata: get!(row, $pre, C::Metadata),
-            created_at: get!(row, $pre, C::CreatedAt),
-        }
-    }};
-}
-
-impl FromQueryResult for TaskRow {
-    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        if let Some(row) = res.try_as_pg_row() {
-            return Ok(Self(decode_task!(row, pre)));
-        }
-        if let Some(row) = res.try_as_sqlite_row() {
-            return Ok(Self(decode_task!(row, pre)));
-        }
-        task::Model::from_query_result(res, pre).map(Self)
+/// What sea-orm makes of a failed acquire (its `sqlx_conn_acquire_err`, which it does not
+/// export), so that `errors::classify` sees the same errors on both paths.
+fn acquire_err(error: sqlx::Error) -> DbErr {
+    match error {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        other => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(other))),
     }
 }
 
-impl FromQueryResult for MessageRow {
-    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        if let Some(row) = res.try_as_pg_row() {
-            return Ok(Self(decode_message!(row, pre)));
+/// What sea-orm makes of a failed query (its `sqlx_error_to_query_err`).
+fn query_err(error: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
+}
+
+/// Runs `statement`, a SELECT built for `db`'s backend, and returns every row: one round trip.
+pub(super) async fn fetch_all(db: &DatabaseConnection, statement: Statement) -> Result<Rows, DbErr> {
+    let Statement { sql, values, .. } = statement;
+    let values = SqlxValues(values.unwrap_or(sea_orm::sea_query::Values(Vec::new())));
+    let query = sqlx::AssertSqlSafe(sql);
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let mut conn = db.get_postgres_connection_pool().acquire().await.map_err(acquire_err)?;
+            let started = std::time::Instant::now();
+            let rows = sqlx::query_with(query, values).fetch_all(&mut *conn).await;
+            statements::record_statement(started.elapsed());
+            rows.map(Rows::Postgres).map_err(query_err)
         }
-        if let Some(row) = res.try_as_sqlite_row() {
-            return Ok(Self(decode_message!(row, pre)));
+        _ => {
+            let mut conn = db.get_sqlite_connection_pool().acquire().await.map_err(acquire_err)?;
+            let started = std::time::Instant::now();
+            let rows = sqlx::query_with(query, values).fetch_all(&mut *conn).await;
+            statements::record_statement(started.elapsed());
+            rows.map(Rows::Sqlite).map_err(query_err)
         }
-        message::Model::from_query_result(res, pre).map(Self)
+    }
+}
+
+/// A column that sqlx could not decode: the schema and the code disagree.
+fn undecodable(what: &str, error: sqlx::Error) -> RepositoryError {
+    corrupt(format!("{what} row: {error}"))
+}
+
+/// The task in a row of [`TASK_COLUMNS`], on either backend (the same `Row` API and types).
+macro_rules! decode_task {
+    ($row:expr) => {{
+        let row = $row;
+        macro_rules! get {
+            ($i:expr) => {
+                row.try_get($i).map_err(|e| undecodable("task", e))
+            };
+        }
+        let id: uuid::Uuid = get!(0)?;
+        let status: &str = get!(4)?;
+        let priority: i16 = get!(5)?;
+        let recurrence: Option<&str> = get!(8)?;
+        let Json(tags): Json<Vec<String>> = get!(6)?;
+        Ok(Task {
+            id,
+            user_id: get!(1)?,
+            title: get!(2)?,
+            description: get!(3)?,
+            status: TaskStatus::parse(status).ok_or_else(|| corrupt(format!("task {id} has status {status}")))?,
+            priority: Priority::from_rank(priority)
+                .ok_or_else(|| corrupt(format!("task {id} has priority {priority}")))?,
+            tags,
+            due_date: get!(7)?,
+            recurrence: match recurrence {
+                None => None,
+                Some(r) => Some(Recurrence::parse(r).ok_or_else(|| corrupt(format!("task {id} has recurrence {r}")))?),
+            },
+            completed_at: get!(9)?,
+            previous_occurrence_id: get!(10)?,
+            created_at: get!(11)?,
+            updated_at: get!(12)?,
+            deleted_at: get!(13)?,
+            version: get!(14)?,
+        })
+    }};
+}
+
+/// The message in a row of [`MESSAGE_COLUMNS`], on either backend.
+macro_rules! decode_message {
+    ($row:expr) => {{
+        let row = $row;
+        macro_rules! get {
+            ($i:expr) => {
+                row.try_get($i).map_err(|e| undecodable("message", e))
+            };
+        }
+        let id: uuid::Uuid = get!(0)?;
+        let role: &str = get!(2)?;
+        let metadata: Option<Json<serde_json::Value>> = get!(4)?;
+        Ok(Message {
+            id,
+            conversation_id: get!(1)?,
+            role: MessageRole::parse(role).ok_or_else(|| corrupt(format!("message {id} has role {role}")))?,
+            content: get!(3)?,
+            metadata: match metadata.map(|m| m.0) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::Object(map)) => Some(map),
+                Some(other) => return Err(corrupt(format!("message {id} has metadata {other}"))),
+            },
+            created_at: get!(5)?,
+        })
+    }};
+}
+
+fn task_from_pg(row: &PgRow) -> Result<Task, RepositoryError> {
+    decode_task!(row)
+}
+
+fn task_from_sqlite(row: &SqliteRow) -> Result<Task, RepositoryError> {
+    decode_task!(row)
+}
+
+fn message_from_pg(row: &PgRow) -> Result<Message, RepositoryError> {
+    decode_message!(row)
+}
+
+fn message_from_sqlite(row: &SqliteRow) -> Result<Message, RepositoryError> {
+    decode_message!(row)
+}
+
+impl Rows {
+    pub(super) fn is_empty(&self) -> bool {
+        match self {
+            Self::Postgres(rows) => rows.is_empty(),
+            Self::Sqlite(rows) => rows.is_empty(),
+        }
+    }
+
+    /// The rows as tasks; they must hold [`TASK_COLUMNS`].
+    pub(super) fn tasks(&self) -> Result<Vec<Task>, RepositoryError> {
+        match self {
+            Self::Postgres(rows) => rows.iter().map(task_from_pg).collect(),
+            Self::Sqlite(rows) => rows.iter().map(task_from_sqlite).collect(),
+        }
+    }
+
+    /// The rows as messages; they must hold [`MESSAGE_COLUMNS`].
+    pub(super) fn messages(&self) -> Result<Vec<Message>, RepositoryError> {
+        match self {
+            Self::Postgres(rows) => rows.iter().map(message_from_pg).collect(),
+            Self::Sqlite(rows) => rows.iter().map(message_from_sqlite).collect(),
+        }
+    }
+
+    /// Appends `other`'s rows (of the same backend) to these.
+    pub(super) fn extend(&mut self, other: Rows) {
+        match (self, other) {
+            (Self::Postgres(rows), Self::Postgres(more)) => rows.extend(more),
+            (Self::Sqlite(rows), Self::Sqlite(more)) => rows.extend(more),
+            _ => unreachable!("one repository never mixes backends"),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Self::Postgres(rows) => rows.len(),
+            Self::Sqlite(rows) => rows.len(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repositories::conversations::from_message;
+    use crate::repositories::tasks::from_model;
     use chrono::{TimeZone, Utc};
     use entity::conversation;
-    use sea_orm::{ActiveModelTrait, Database, EntityTrait, IntoActiveModel, QueryOrder};
+    use sea_orm::{ActiveModelTrait, Database, EntityTrait, IntoActiveModel, QueryOrder, QuerySelect, QueryTrait};
     use sea_orm_migration::MigratorTrait;
     use uuid::Uuid;
 
@@ -133,9 +265,10 @@ mod tests {
         }
     }
 
-    /// The fast decoders read exactly what sea-orm's derived ones read, NULLs included.
+    /// The direct decoders read what sea-orm's entity decoding and the model conversions read,
+    /// NULLs included (on SQLite here; the end-to-end suite covers PostgreSQL).
     #[tokio::test]
-    async fn rows_decode_as_sea_orm_decodes_them() {
+    async fn rows_decode_as_the_entities_decode_them() {
         let db = Database::connect("sqlite::memory:").await.expect("sqlite");
         migration::Migrator::up(&db, None).await.expect("migrate");
         for (id, nulls) in [(1, true), (2, false)] {
@@ -166,21 +299,20 @@ mod tests {
         }
 
         let derived = task::Entity::find().order_by_asc(task::Column::Id).all(&db).await.expect("derived");
-        let fast =
-            task::Entity::find().order_by_asc(task::Column::Id).into_model::<TaskRow>().all(&db).await.expect("fast");
+        let derived: Vec<Task> = derived.into_iter().map(|m| from_model(m).expect("model")).collect();
+        let select = task::Entity::find().select_only().columns(TASK_COLUMNS).order_by_asc(task::Column::Id);
+        let direct = fetch_all(&db, select.build(DbBackend::Sqlite)).await.expect("direct").tasks().expect("tasks");
         assert_eq!(derived.len(), 2);
-        assert_eq!(fast.into_iter().map(|r| r.0).collect::<Vec<_>>(), derived);
-        assert_eq!(derived, vec![task(1, true), task(2, false)]);
+        assert_eq!(direct, derived);
+        assert!(direct[0].description.is_none() && direct[1].description.is_some());
 
         let derived = message::Entity::find().order_by_asc(message::Column::Id).all(&db).await.expect("derived");
-        let fast = message::Entity::find()
-            .order_by_asc(message::Column::Id)
-            .into_model::<MessageRow>()
-            .all(&db)
-            .await
-            .expect("fast");
+        let derived: Vec<Message> = derived.into_iter().map(|m| from_message(m).expect("model")).collect();
+        let select = message::Entity::find().select_only().columns(MESSAGE_COLUMNS).order_by_asc(message::Column::Id);
+        let direct =
+            fetch_all(&db, select.build(DbBackend::Sqlite)).await.expect("direct").messages().expect("messages");
         assert_eq!(derived.len(), 2);
         assert!(derived[0].metadata.is_none() && derived[1].metadata.is_some());
-        assert_eq!(fast.into_iter().map(|r| r.0).collect::<Vec<_>>(), derived);
+        assert_eq!(direct, derived);
     }
 }
