@@ -135,31 +135,34 @@ impl From<&Conversation> for ConversationResponse {
 }
 
 /// A message as the API returns it.
+// It borrows the message: a page of them serialises without copying a string.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageResponse {
+pub struct MessageResponse<'a> {
     /// A UUID v7 made by the server.
     pub id: uuid::Uuid,
     pub conversation_id: uuid::Uuid,
     #[schema(value_type = MessageRoleSchema)]
     pub role: MessageRole,
-    pub content: String,
+    #[schema(value_type = String)]
+    pub content: &'a str,
     #[schema(required = true, value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Map<String, Value>>,
+    pub metadata: Option<&'a serde_json::Map<String, Value>>,
     /// The server's clock, or one microsecond after the conversation's previous message,
     /// whichever is later: messages are in commit order by `(created_at, id)`.
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[serde(serialize_with = "super::serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<&Message> for MessageResponse {
-    fn from(m: &Message) -> Self {
+impl<'a> From<&'a Message> for MessageResponse<'a> {
+    fn from(m: &'a Message) -> Self {
         Self {
             id: m.id,
             conversation_id: m.conversation_id,
             role: m.role,
-            content: m.content.clone(),
-            metadata: m.metadata.clone(),
-            created_at: timestamp(&m.created_at),
+            content: &m.content,
+            metadata: m.metadata.as_ref(),
+            created_at: m.created_at,
         }
     }
 }
@@ -175,8 +178,8 @@ pub struct ConversationPage {
 
 /// A page of messages.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessagePage {
-    pub items: Vec<MessageResponse>,
+pub struct MessagePage<'a> {
+    pub items: Vec<MessageResponse<'a>>,
     /// Opaque; pass it as `cursor` (with the same `order`) for the next page. `null` on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,

@@ -1,6 +1,6 @@
 //! Task requests and responses.
 
-use super::{Fields, domain_enum_schema, optional_timestamp, timestamp};
+use super::{Fields, domain_enum_schema, serialize_optional_timestamp, serialize_timestamp};
 use chrono::{DateTime, Utc};
 use domain::ValidationErrors;
 use domain::task::{NewTask, NewTaskFields, Priority, Recurrence, Sort, Task, TaskPatch, TaskStats, TaskStatus};
@@ -215,59 +215,65 @@ pub struct BatchRequest {
 
 /// A task as the API returns it. Every field is always present; nullable ones are `null`
 /// when unset.
+// It borrows the task: a page of them serialises without copying a string.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TaskResponse {
+pub struct TaskResponse<'a> {
     /// A UUID v7 made by the server.
     pub id: uuid::Uuid,
-    pub title: String,
+    pub title: &'a str,
     /// `null` when there is none.
-    #[schema(required = true)]
-    pub description: Option<String>,
+    #[schema(required = true, value_type = Option<String>)]
+    pub description: Option<&'a str>,
     #[schema(value_type = TaskStatusSchema)]
     pub status: TaskStatus,
     #[schema(value_type = PrioritySchema)]
     pub priority: Priority,
     /// Lowercased, in the order given, without duplicates.
     #[schema(value_type = Vec<TagSchema>)]
-    pub tags: Vec<String>,
+    pub tags: &'a [String],
     /// The due instant, or `null`.
-    #[schema(required = true, format = DateTime)]
-    pub due_date: Option<String>,
+    #[serde(serialize_with = "serialize_optional_timestamp")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
+    pub due_date: Option<DateTime<Utc>>,
     #[schema(required = true, value_type = Option<RecurrenceSchema>)]
     pub recurrence: Option<Recurrence>,
     /// Set when the status became `completed`; `null` otherwise.
-    #[schema(required = true, format = DateTime)]
-    pub completed_at: Option<String>,
+    #[serde(serialize_with = "serialize_optional_timestamp")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<DateTime<Utc>>,
     /// RFC 3339 in UTC with a `Z` suffix and microsecond precision, like every timestamp the API returns.
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
     /// Moves on every change; a patch that changes nothing leaves it as it was.
-    #[schema(format = DateTime)]
-    pub updated_at: String,
+    #[serde(serialize_with = "serialize_timestamp")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
     /// Set while the task is soft-deleted (seen only with `include_deleted=true`).
-    #[schema(required = true, format = DateTime)]
-    pub deleted_at: Option<String>,
+    #[serde(serialize_with = "serialize_optional_timestamp")]
+    #[schema(required = true, value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<DateTime<Utc>>,
     /// 1 on create, +1 on every change (soft delete and restore included). Sent as the `ETag`
     /// `"<version>"` and compared with `If-Match`.
     #[schema(minimum = 1)]
     pub version: i32,
 }
 
-impl From<&Task> for TaskResponse {
-    fn from(t: &Task) -> Self {
+impl<'a> From<&'a Task> for TaskResponse<'a> {
+    fn from(t: &'a Task) -> Self {
         Self {
             id: t.id,
-            title: t.title.clone(),
-            description: t.description.clone(),
+            title: &t.title,
+            description: t.description.as_deref(),
             status: t.status,
             priority: t.priority,
-            tags: t.tags.clone(),
-            due_date: optional_timestamp(&t.due_date),
+            tags: &t.tags,
+            due_date: t.due_date,
             recurrence: t.recurrence,
-            completed_at: optional_timestamp(&t.completed_at),
-            created_at: timestamp(&t.created_at),
-            updated_at: timestamp(&t.updated_at),
-            deleted_at: optional_timestamp(&t.deleted_at),
+            completed_at: t.completed_at,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            deleted_at: t.deleted_at,
             version: t.version,
         }
     }
@@ -275,8 +281,8 @@ impl From<&Task> for TaskResponse {
 
 /// A page of tasks: `{"items": [...], "next_cursor": ...}`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TaskPage {
-    pub items: Vec<TaskResponse>,
+pub struct TaskPage<'a> {
+    pub items: Vec<TaskResponse<'a>>,
     /// Opaque; pass it as `cursor` (with the same `sort`) for the next page. `null` on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
@@ -284,8 +290,8 @@ pub struct TaskPage {
 
 /// `{"items": [...]}` for a batch, in the order of the request.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TaskBatch {
-    pub items: Vec<TaskResponse>,
+pub struct TaskBatch<'a> {
+    pub items: Vec<TaskResponse<'a>>,
 }
 
 /// `GET /api/v1/tasks/stats`: counts over the caller's tasks that are not deleted, computed
@@ -466,7 +472,7 @@ mod tests {
                 Utc::now(),
             );
             let value = serde_json::to_value(TaskResponse::from(&task)).expect("json");
-            let schema = schema_of::<TaskResponse>();
+            let schema = schema_of::<TaskResponse<'_>>();
             let keys: std::collections::BTreeSet<String> = value.as_object().expect("object").keys().cloned().collect();
             assert_eq!(keys, crate::dto::doc_tests::properties(&schema));
             assert_eq!(keys, crate::dto::doc_tests::required(&schema), "every field is always present");
