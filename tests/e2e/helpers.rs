@@ -297,6 +297,8 @@ fn init_test_logging() {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The service's own pools (its traffic pool holds the connections requests ran on).
+    pub pools: infrastructure::Database,
     /// Kept so the database outlives the server and is dropped with it.
     _database: Option<TestDatabase>,
 }
@@ -314,9 +316,10 @@ impl TestApp {
         init_test_logging();
         let application = api::Application::build(settings).await.expect("the service starts");
         let address = format!("http://127.0.0.1:{}", application.port());
+        let pools = application.database().clone();
         tokio::spawn(application.run_until_stopped());
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Self { address, client, _database: db }
+        Self { address, client, pools, _database: db }
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -71,3 +71,48 @@ async fn reads_are_one_round_trip_and_writes_a_known_few() {
     let (n, _) = count(app.client.get(app.url("/health/live")), 200).await;
     assert_eq!(n, 0, "liveness never touches the database");
 }
+
+/// A read is a prepared statement that each database session parses once and then only
+/// executes: after a hundred GETs by id, the session they ran on holds that SELECT once, run a
+/// hundred times (PostgreSQL's own `pg_prepared_statements`). Through the pooler, the session
+/// is PgBouncer's server connection, with PgBouncer's name for the statement: it prepares a
+/// client's statement once per server connection (`max_prepared_statements`) and, with one
+/// client doing one thing at a time, hands it the same server connection each time (LIFO).
+#[tokio::test]
+async fn reads_reuse_one_prepared_statement_per_session() {
+    use sea_orm::ConnectionTrait;
+    if !crate::helpers::Backend::from_env().is_postgres() {
+        return crate::helpers::skip("pg_prepared_statements is PostgreSQL's");
+    }
+    let db = crate::helpers::TestDatabase::migrated().await;
+    // One worker with one connection: every request runs on the same session.
+    let settings = crate::helpers::settings_for(&db, &[("APP_WORKERS", "1"), ("DB_POOL_MAX", "1")]);
+    let app = TestApp::start(settings, Some(db)).await;
+    let alice = app.new_user();
+    let task = app.create_task(&alice, json!({"title": "read me often"})).await;
+    let path = format!("/api/v1/tasks/{}", task["id"].as_str().expect("id"));
+    const READS: i64 = 100;
+    for _ in 0..READS {
+        let (n, _) = count(app.request(Method::GET, &path, &alice), 200).await;
+        assert_eq!(n, 1);
+    }
+
+    // On the same session as the reads: the service's only connection.
+    let rows = app
+        .pools
+        .traffic()
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            r#"SELECT name, generic_plans + custom_plans AS runs FROM pg_prepared_statements
+               WHERE statement LIKE '%FROM "tasks" WHERE "tasks"."id" = $1 AND "tasks"."user_id" = $2%'
+                 AND statement NOT LIKE '%pg_prepared_statements%'"#,
+        ))
+        .await
+        .expect("pg_prepared_statements");
+    let found: Vec<(String, i64)> = rows
+        .iter()
+        .map(|row| (row.try_get::<String>("", "name").expect("name"), row.try_get::<i64>("", "runs").expect("runs")))
+        .collect();
+    assert_eq!(found.len(), 1, "the SELECT by id is prepared once on the session, not per request: {found:?}");
+    assert!(found[0].1 >= READS, "and executed for every read: {found:?}");
+}
