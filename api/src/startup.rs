@@ -141,13 +141,19 @@ fn run(
     // actix calls the factory once on each worker's thread as the worker starts: each worker
     // gets the shard of the traffic pool with its number, and its services use only that one.
     let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let warm_ups = Arc::new(tokio::sync::Semaphore::new(1));
     let all = web::Data::new(database.clone());
     let server = HttpServer::new(move || {
         let worker = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let database = database.shard(worker);
         if let Some(within) = warm_up {
-            let warming = database.clone();
-            actix_web::rt::spawn(async move { warming.warm_up(within).await });
+            // One at a time: a request that arrives at once and opens its own connection then
+            // shares the cores with one other TLS and SCRAM handshake, not one per worker.
+            let (warming, turn) = (database.clone(), warm_ups.clone());
+            actix_web::rt::spawn(async move {
+                let _turn = turn.acquire().await;
+                warming.warm_up(within).await;
+            });
         }
         let tasks = TaskService::new(Arc::new(SeaTaskRepository::new(&database)), Arc::new(SystemClock));
         let conversations =
