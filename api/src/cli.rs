@@ -83,7 +83,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.app.log_format);
+    // Held to the end of `main`: dropping it writes out the log lines still queued.
+    let _log_writer = telemetry::init(settings.app.log_format);
     let command = cli.command.unwrap_or(Command::Serve);
     let serving = matches!(command, Command::Serve);
     let outcome = actix_web::rt::System::new().block_on(async move {

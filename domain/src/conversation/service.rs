@@ -23,19 +23,19 @@ impl ConversationService {
         Self { repo, clock }
     }
 
-    #[tracing::instrument(skip_all, fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %user))]
     pub async fn create(&self, user: &UserId, new: NewConversation) -> Result<Conversation> {
         let conversation = new.into_conversation(user, Uuid::now_v7(), self.clock.now());
         self.repo.insert(&conversation).await?;
         Ok(conversation)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Conversation> {
         self.repo.find(user, id).await?.ok_or(DomainError::NotFound)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn list(
         &self,
         user: &UserId,
@@ -45,7 +45,7 @@ impl ConversationService {
     }
 
     /// Changes the title; a patch without a title changes nothing.
-    #[tracing::instrument(skip(self, patch), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self, patch), fields(user = %user))]
     pub async fn update(
         &self,
         user: &UserId,
@@ -78,12 +78,12 @@ impl ConversationService {
         }
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn delete(&self, user: &UserId, id: Uuid) -> Result<()> {
         if self.repo.delete(user, id).await? { Ok(()) } else { Err(DomainError::NotFound) }
     }
 
-    #[tracing::instrument(skip(self, message), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self, message), fields(user = %user))]
     pub async fn append(&self, user: &UserId, conversation_id: Uuid, message: NewMessage) -> Result<Message> {
         self.repo
             .append(user, conversation_id, Uuid::now_v7(), message, self.clock.now())
@@ -91,7 +91,7 @@ impl ConversationService {
             .ok_or(DomainError::NotFound)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn messages(
         &self,
         user: &UserId,

@@ -38,7 +38,7 @@ impl TaskService {
     /// Creates a task. With an idempotency key (and the request's digest), a retry within
     /// [`IDEMPOTENCY_TTL`] returns the first result and writes nothing; the same key with a
     /// different request is refused.
-    #[tracing::instrument(skip_all, fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %user))]
     pub async fn create(&self, user: &UserId, new: NewTask, idempotency: Option<(String, String)>) -> Result<Created> {
         let now = self.clock.now();
         let task = new.into_task(user, Uuid::now_v7(), now);
@@ -55,7 +55,7 @@ impl TaskService {
     }
 
     /// Creates every task or none.
-    #[tracing::instrument(skip_all, fields(user = %user, count = new.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %user, count = new.len()))]
     pub async fn create_many(&self, user: &UserId, new: Vec<NewTask>) -> Result<Vec<Task>> {
         let now = self.clock.now();
         let tasks: Vec<Task> = new.into_iter().map(|n| n.into_task(user, Uuid::now_v7(), now)).collect();
@@ -63,7 +63,7 @@ impl TaskService {
         Ok(tasks)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Task> {
         self.repo.find(user, id).await?.ok_or(DomainError::NotFound)
     }
@@ -73,7 +73,7 @@ impl TaskService {
     /// way the write is a compare-and-set on `version`, so two writers never both win.
     /// Completing a recurring task with a due date creates its next occurrence in the same
     /// transaction, at most once per task.
-    #[tracing::instrument(skip(self, patch), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self, patch), fields(user = %user))]
     pub async fn update(&self, user: &UserId, id: Uuid, patch: TaskPatch, if_match: Option<i32>) -> Result<Task> {
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.get(user, id).await?;
@@ -97,7 +97,7 @@ impl TaskService {
     }
 
     /// Soft-deletes a task (it can be restored).
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn delete(&self, user: &UserId, id: Uuid, if_match: Option<i32>) -> Result<()> {
         match self.repo.soft_delete(user, id, if_match, self.clock.now()).await? {
             DeleteOutcome::Deleted => Ok(()),
@@ -109,17 +109,17 @@ impl TaskService {
     }
 
     /// Restores a soft-deleted task.
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn restore(&self, user: &UserId, id: Uuid) -> Result<Task> {
         self.repo.restore(user, id, self.clock.now()).await?.ok_or(DomainError::NotFound)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn list(&self, user: &UserId, query: &TaskListQuery) -> Result<Page<Task, Cursor>> {
         Ok(self.repo.list(user, query, self.clock.now()).await?)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn stats(&self, user: &UserId) -> Result<TaskStats> {
         Ok(self.repo.stats(user, self.clock.now()).await?)
     }

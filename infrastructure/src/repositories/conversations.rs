@@ -214,7 +214,7 @@ impl SeaConversationRepository {
 
 #[async_trait::async_trait]
 impl ConversationRepository for SeaConversationRepository {
-    #[tracing::instrument(skip_all, fields(conversation = %c.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(conversation = %c.id))]
     async fn insert(&self, c: &Conversation) -> Result<(), RepositoryError> {
         let model = conversation::ActiveModel {
             id: Set(c.id),
@@ -240,7 +240,7 @@ impl ConversationRepository for SeaConversationRepository {
             .await
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
         let found = self
             .guard
@@ -249,7 +249,7 @@ impl ConversationRepository for SeaConversationRepository {
         Ok(found.map(from_conversation))
     }
 
-    #[tracing::instrument(skip(self, query), fields(user = %user, limit = query.limit))]
+    #[tracing::instrument(level = "debug", skip(self, query), fields(user = %user, limit = query.limit))]
     async fn list(
         &self,
         user: &UserId,
@@ -280,7 +280,7 @@ impl ConversationRepository for SeaConversationRepository {
         }))
     }
 
-    #[tracing::instrument(skip(self, title), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self, title), fields(user = %user))]
     async fn set_title(
         &self,
         user: &UserId,
@@ -309,7 +309,7 @@ impl ConversationRepository for SeaConversationRepository {
         Ok(self.find(user, id).await?.map(|current| Err(current.version)))
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, RepositoryError> {
         let result = self
             .guard
@@ -318,7 +318,7 @@ impl ConversationRepository for SeaConversationRepository {
         Ok(result.rows_affected == 1)
     }
 
-    #[tracing::instrument(skip(self, new), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self, new), fields(user = %user))]
     async fn append(
         &self,
         user: &UserId,
@@ -348,7 +348,7 @@ impl ConversationRepository for SeaConversationRepository {
         }
     }
 
-    #[tracing::instrument(skip(self, query), fields(user = %user, order = query.order.as_str(), limit = query.limit))]
+    #[tracing::instrument(level = "debug", skip(self, query), fields(user = %user, order = query.order.as_str(), limit = query.limit))]
     async fn messages(
         &self,
         user: &UserId,

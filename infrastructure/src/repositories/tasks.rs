@@ -329,7 +329,7 @@ struct StatsRow {
 
 #[async_trait::async_trait]
 impl TaskRepository for SeaTaskRepository {
-    #[tracing::instrument(skip_all, fields(task = %task.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %task.id))]
     async fn insert(&self, task: &Task) -> Result<(), RepositoryError> {
         self.guard
             .run(Safety::Idempotent, |attempt| async move {
@@ -342,7 +342,7 @@ impl TaskRepository for SeaTaskRepository {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(task = %task.id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %task.id))]
     async fn insert_idempotent(
         &self,
         key: &IdempotencyKey,
@@ -365,7 +365,7 @@ impl TaskRepository for SeaTaskRepository {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(count = tasks.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(count = tasks.len()))]
     async fn insert_many(&self, tasks: &[Task]) -> Result<(), RepositoryError> {
         if tasks.is_empty() {
             return Ok(());
@@ -387,7 +387,7 @@ impl TaskRepository for SeaTaskRepository {
             .await
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
         let found = self
             .guard
@@ -396,7 +396,7 @@ impl TaskRepository for SeaTaskRepository {
         Ok(found.tasks()?.pop())
     }
 
-    #[tracing::instrument(skip_all, fields(task = %updated.id, expected_version))]
+    #[tracing::instrument(level = "debug", skip_all, fields(task = %updated.id, expected_version))]
     async fn update(
         &self,
         expected_version: i32,
@@ -429,7 +429,7 @@ impl TaskRepository for SeaTaskRepository {
             .await
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn soft_delete(
         &self,
         user: &UserId,
@@ -464,7 +464,7 @@ impl TaskRepository for SeaTaskRepository {
         Ok(DeleteOutcome::NotFound)
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn restore(&self, user: &UserId, id: Uuid, now: DateTime<Utc>) -> Result<Option<Task>, RepositoryError> {
         let rows = self
             .guard
@@ -482,7 +482,7 @@ impl TaskRepository for SeaTaskRepository {
         rows.into_iter().next().map(from_model).transpose()
     }
 
-    #[tracing::instrument(skip(self, query), fields(user = %user, sort = query.sort.as_str(), limit = query.limit))]
+    #[tracing::instrument(level = "debug", skip(self, query), fields(user = %user, sort = query.sort.as_str(), limit = query.limit))]
     async fn list(
         &self,
         user: &UserId,
@@ -494,7 +494,7 @@ impl TaskRepository for SeaTaskRepository {
         Ok(Page::from_overfetch(rows.tasks()?, query.limit, |last| Cursor::after(last, sort)))
     }
 
-    #[tracing::instrument(skip(self), fields(user = %user))]
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {
         let rows = self
             .guard
