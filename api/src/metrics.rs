@@ -16,6 +16,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use infrastructure::Database;
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -46,15 +47,39 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let response = next.call(req).await?;
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    let status = response.status().as_u16().to_string();
+    let route = match crate::routes::RouteTemplate::of(response.request()) {
+        Some(template) => SharedString::from_shared(template.0.clone()),
+        None => SharedString::const_str("unmatched"),
+    };
+    let status = SharedString::from(response.status().as_str().to_owned());
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     Ok(response)
+}
+
+/// A method as a label, without an allocation for the standard ones.
+fn method_label(method: &actix_web::http::Method) -> SharedString {
+    use actix_web::http::Method;
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PATCH,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    const NAMES: [&str; 9] = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
+    match known.iter().position(|m| m == method) {
+        Some(i) => SharedString::const_str(NAMES[i]),
+        None => SharedString::from(method.as_str().to_owned()),
+    }
 }
 
 /// Prometheus metrics

@@ -95,7 +95,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
     }
     for (path, routes) in paths {
-        cfg.service(routes.into_iter().fold(web::resource(path), actix_web::Resource::route));
+        let template = RouteTemplate(std::sync::Arc::from(path.as_str()));
+        cfg.service(routes.into_iter().fold(web::resource(path).app_data(template), actix_web::Resource::route));
+    }
+}
+
+/// The template of the route a request matched (`/api/v1/tasks/{id}`), as resource data: the
+/// metrics middleware reads it once the handler ran instead of `HttpRequest::match_pattern`, which matches
+/// the path against the whole route table again on every call.
+#[derive(Clone, Debug)]
+pub struct RouteTemplate(pub std::sync::Arc<str>);
+
+impl RouteTemplate {
+    /// The template of the route `req` matched, if it matched one.
+    pub fn of(req: &actix_web::HttpRequest) -> Option<&Self> {
+        req.app_data::<Self>()
     }
 }
 
