@@ -20,6 +20,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 
+/// Connections the kernel may hold for the server before it accepts them (capped by
+/// `net.core.somaxconn`, 4096 by default).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -59,6 +63,11 @@ impl Application {
         let address = format!("{}:{}", settings.app.host, settings.app.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        // std listens with a backlog of 128: a burst of new connections overflowed it, and the
+        // clients whose SYN was dropped waited for its retransmission (1 s, then 3 s).
+        socket2::SockRef::from(&listener)
+            .listen(LISTEN_BACKLOG)
+            .map_err(|source| StartupError::Bind { address: address.clone(), source })?;
         let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
         let (keys, made_up) = token_keys(&settings);
         if made_up && settings.app.environment == Environment::Development {
