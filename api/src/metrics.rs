@@ -63,21 +63,9 @@ pub async fn middleware(
 
 /// A method as a label, without an allocation for the standard ones.
 fn method_label(method: &actix_web::http::Method) -> SharedString {
-    use actix_web::http::Method;
-    let known = [
-        Method::GET,
-        Method::POST,
-        Method::PATCH,
-        Method::PUT,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ];
-    const NAMES: [&str; 9] = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
-    match known.iter().position(|m| m == method) {
-        Some(i) => SharedString::const_str(NAMES[i]),
+    const STANDARD: [&str; 9] = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT"];
+    match STANDARD.into_iter().find(|name| *name == method.as_str()) {
+        Some(name) => SharedString::const_str(name),
         None => SharedString::from(method.as_str().to_owned()),
     }
 }
