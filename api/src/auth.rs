@@ -1,13 +1,14 @@
 //! Bearer tokens: HS256 JWTs signed with `JWT_SECRET`, carrying `sub` (the user id, 1–128
 //! characters), `exp` (required) and optionally `roles`.
 //!
-//! Every failure (no header, another scheme, a malformed, wrongly signed or expired token,
-//! `alg: none` or any algorithm but HS256, no `exp`, no or an empty `sub`) is a 401 with
-//! `WWW-Authenticate: Bearer`. Expiry allows 30 seconds of clock skew.
+//! Every failure (no header, another scheme, a malformed, wrongly signed or expired token, a
+//! token not valid yet (`nbf`), `alg: none` or any algorithm but HS256, no `exp`, no or an
+//! empty `sub`) is a 401 with `WWW-Authenticate: Bearer`. `exp` and `nbf` allow 30 seconds of
+//! clock skew.
 
 use crate::error::ApiError;
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use domain::UserId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -16,11 +17,19 @@ use std::future::{Ready, ready};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-/// Clock skew tolerated on `exp`.
+/// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
 
-/// Verified tokens remembered, at most; past that the memory starts over (a few MB at most).
+/// Verified tokens remembered, at most; past that (or past [`REMEMBERED_BYTES`]) the memory
+/// starts over.
 const REMEMBERED_TOKENS: usize = 4096;
+
+/// The most token text remembered, in bytes.
+const REMEMBERED_BYTES: usize = 4 * 1024 * 1024;
+
+/// Tokens longer than this are verified every time and never remembered: a real one is a few
+/// hundred bytes, and a huge one must not fill the memory.
+const REMEMBERED_TOKEN_MAX_BYTES: usize = 4096;
 
 /// The claims the service reads and writes. `sub` and `exp` default here so that a token
 /// lacking one is reported as such by the validation, not as malformed.
@@ -34,6 +43,8 @@ pub struct Claims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// Signs and verifies tokens with one HS256 secret.
@@ -42,7 +53,14 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    verified: Arc<Mutex<HashMap<Box<str>, Verified>>>,
+    verified: Arc<Mutex<Remembered>>,
+}
+
+/// The verified tokens, and how many bytes of token text they hold.
+#[derive(Debug, Default)]
+struct Remembered {
+    tokens: HashMap<Box<str>, Verified>,
+    bytes: usize,
 }
 
 /// A token that passed verification: who it speaks for and until when.
@@ -63,6 +81,8 @@ impl std::fmt::Debug for TokenKeys {
 pub enum TokenError {
     #[error("the token has expired")]
     Expired,
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
     #[error("the token's signature is invalid")]
     BadSignature,
     #[error("the token must be signed with HS256")]
@@ -81,6 +101,7 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -95,24 +116,30 @@ impl TokenKeys {
     /// (by its exact text, which the signature covers) until it expires: the next request
     /// with it skips the base64, JSON and HMAC work, which the profile put at 5 % of the
     /// service's CPU on a read. Expiry is checked on every use, as `decode` does it.
+    /// A token's `nbf` was checked when it verified; once valid it stays valid until `exp`.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         let now = chrono::Utc::now().timestamp();
         let leeway = LEEWAY_SECONDS as i64;
-        if let Some(known) = self.remembered().get(token)
+        if let Some(known) = self.remembered().tokens.get(token)
             && known.exp >= now - leeway
         {
             return Ok(known.caller.clone());
         }
         let (caller, exp) = self.decode(token)?;
-        let mut remembered = self.remembered();
-        if remembered.len() >= REMEMBERED_TOKENS {
-            remembered.clear();
+        if token.len() <= REMEMBERED_TOKEN_MAX_BYTES {
+            let mut remembered = self.remembered();
+            if remembered.tokens.len() >= REMEMBERED_TOKENS || remembered.bytes + token.len() > REMEMBERED_BYTES {
+                remembered.tokens.clear();
+                remembered.bytes = 0;
+            }
+            if remembered.tokens.insert(token.into(), Verified { caller: caller.clone(), exp }).is_none() {
+                remembered.bytes += token.len();
+            }
         }
-        remembered.insert(token.into(), Verified { caller: caller.clone(), exp });
         Ok(caller)
     }
 
-    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified>> {
+    fn remembered(&self) -> std::sync::MutexGuard<'_, Remembered> {
         self.verified.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -121,6 +148,7 @@ impl TokenKeys {
         use jsonwebtoken::errors::ErrorKind;
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::ImmatureSignature => TokenError::NotYetValid,
             ErrorKind::InvalidSignature => TokenError::BadSignature,
             ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::InvalidAlgorithmName => {
                 TokenError::WrongAlgorithm
@@ -141,6 +169,7 @@ impl TokenKeys {
             exp: Some(now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)),
             roles: roles.to_vec(),
             iat: Some(now),
+            nbf: None,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
     }
@@ -163,12 +192,17 @@ impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;
 
+    /// The caller the rate limiter already authenticated, or the token checked now.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(caller) = req.extensions().get::<Caller>() {
+            return ready(Ok(caller.clone()));
+        }
         ready(authenticate(req))
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+/// The caller a request's bearer token speaks for.
+pub fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let Some(keys) = req.app_data::<web::Data<TokenKeys>>() else {
         tracing::error!("TokenKeys missing from the app data");
         return Err(ApiError::Internal);
@@ -218,7 +252,7 @@ mod tests {
         let keys = keys();
         let token = keys.issue("alice", &[], Duration::from_secs(60));
         assert_eq!(keys.verify(&token).expect("first").user.as_ref(), "alice");
-        assert_eq!(keys.remembered().len(), 1);
+        assert_eq!(keys.remembered().tokens.len(), 1);
         assert_eq!(keys.verify(&token).expect("remembered").user.as_ref(), "alice");
         // One character of the signature changed (not the last, whose low bits are padding).
         let at = token.len() - 10;
@@ -238,7 +272,7 @@ mod tests {
         );
         // As if it had verified while it was still valid.
         let caller = Caller { user: UserId::parse("a".to_owned()).expect("user"), roles: vec![] };
-        keys.remembered().insert(token.as_str().into(), Verified { caller, exp });
+        keys.remembered().tokens.insert(token.as_str().into(), Verified { caller, exp });
         assert_eq!(keys.verify(&token), Err(TokenError::Expired));
     }
 
@@ -248,7 +282,45 @@ mod tests {
         for i in 0..=REMEMBERED_TOKENS {
             keys.verify(&keys.issue(&format!("user-{i}"), &[], Duration::from_secs(60))).expect("valid");
         }
-        assert!(keys.remembered().len() <= REMEMBERED_TOKENS);
+        assert!(keys.remembered().tokens.len() <= REMEMBERED_TOKENS);
+    }
+
+    #[test]
+    fn the_memory_of_verified_tokens_is_bounded_in_bytes() {
+        let keys = keys();
+        let exp = chrono::Utc::now().timestamp() + 3600;
+        let padded = |i: usize, pad: usize| {
+            raw_token(
+                r#"{"alg":"HS256","typ":"JWT"}"#,
+                &serde_json::json!({"sub": format!("u{i}"), "exp": exp, "pad": "p".repeat(pad)}),
+                b"a-secret-for-the-unit-tests-of-auth",
+            )
+        };
+        let huge = padded(0, 128 * 1024);
+        assert!(keys.verify(&huge).is_ok());
+        assert!(keys.remembered().tokens.is_empty(), "a huge token is verified, not remembered");
+        for i in 0..2000 {
+            keys.verify(&padded(i, 2500)).expect("valid");
+            assert!(keys.remembered().bytes <= REMEMBERED_BYTES);
+        }
+        let remembered = keys.remembered();
+        assert_eq!(remembered.bytes, remembered.tokens.keys().map(|t| t.len()).sum::<usize>());
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused_within_the_same_skew_as_exp() {
+        let now = chrono::Utc::now().timestamp();
+        let with_nbf = |nbf: i64| {
+            raw_token(
+                r#"{"alg":"HS256","typ":"JWT"}"#,
+                &serde_json::json!({"sub": "a", "exp": now + 3600, "nbf": nbf}),
+                b"a-secret-for-the-unit-tests-of-auth",
+            )
+        };
+        assert_eq!(keys().verify(&with_nbf(now + 3600)), Err(TokenError::NotYetValid));
+        assert_eq!(keys().verify(&with_nbf(now + LEEWAY_SECONDS as i64 + 5)), Err(TokenError::NotYetValid));
+        assert!(keys().verify(&with_nbf(now + 10)).is_ok(), "within the clock skew");
+        assert!(keys().verify(&with_nbf(now - 10)).is_ok());
     }
 
     #[test]

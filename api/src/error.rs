@@ -19,20 +19,40 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 /// Seconds a client should wait before retrying while the database is away.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
+/// Seconds a client should wait before retrying when the instance is overloaded.
+pub const OVERLOADED_RETRY_AFTER_SECONDS: u32 = 1;
+
 /// An error as the API reports it.
 #[derive(Debug)]
 pub enum ApiError {
-    BadRequest { detail: String, errors: ValidationErrors },
-    Unauthorized { detail: String },
+    BadRequest {
+        detail: String,
+        errors: ValidationErrors,
+    },
+    Unauthorized {
+        detail: String,
+    },
     Forbidden,
     NotFound,
     MethodNotAllowed,
-    Conflict { detail: String },
-    PreconditionFailed { detail: String },
+    Conflict {
+        detail: String,
+    },
+    PreconditionFailed {
+        detail: String,
+    },
+    /// The request body did not arrive within the body timeout; the connection is closed.
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     Validation(ValidationErrors),
+    /// Over the caller's rate limit; retry after that many seconds.
+    RateLimited {
+        retry_after: u64,
+    },
     Internal,
+    /// More requests in flight than the instance takes; retry shortly.
+    Overloaded,
     DatabaseUnavailable,
 }
 
@@ -56,14 +76,20 @@ pub struct Problem {
     /// The request's `X-Request-Id`.
     pub request_id: String,
     /// Present on `validation_failed` (422) and on `bad_request` (400) for a bad query string: every
-    /// invalid field or parameter found, not only the first (every invalid batch item too).
+    /// invalid field or parameter found, not only the first (every invalid batch item too), up to
+    /// 100 of them.
     #[serde(skip_serializing_if = "ValidationErrors::is_empty")]
-    #[schema(value_type = Vec<FieldErrorSchema>)]
+    #[schema(value_type = Vec<FieldErrorSchema>, max_items = 100)]
     pub errors: ValidationErrors,
+    /// Present when more than 100 problems were found: how many more there were beyond those
+    /// `errors` lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub errors_omitted: Option<usize>,
 }
 
 /// Every `code` a problem can carry, as [`ApiError::code`] spells them.
-pub const PROBLEM_CODES: [&str; 12] = [
+pub const PROBLEM_CODES: [&str; 15] = [
     "bad_request",
     "unauthorized",
     "forbidden",
@@ -71,10 +97,13 @@ pub const PROBLEM_CODES: [&str; 12] = [
     "method_not_allowed",
     "conflict",
     "precondition_failed",
+    "request_timeout",
     "payload_too_large",
     "unsupported_media_type",
     "validation_failed",
+    "rate_limited",
     "internal",
+    "overloaded",
     "database_unavailable",
 ];
 
@@ -83,8 +112,10 @@ fn problem_code_schema() -> ObjectBuilder {
         "Machine-readable error code: `bad_request` (400: malformed JSON, query string or header), `unauthorized` \
          (401), `forbidden` (403), `not_found` (404, also for a malformed id and for unknown routes), \
          `method_not_allowed` (405: a known path with another method), `conflict` (409), `precondition_failed` \
-         (412), `payload_too_large` (413), `unsupported_media_type` (415), `validation_failed` (422), `internal` \
-         (500), `database_unavailable` (503, with `Retry-After`).",
+         (412), `request_timeout` (408: the body did not arrive within the body timeout; the connection is \
+         closed), `payload_too_large` (413), `unsupported_media_type` (415), `validation_failed` (422), \
+         `rate_limited` (429, with `Retry-After`), `internal` (500), `overloaded` (503, with `Retry-After`: more \
+         requests in flight than the instance takes), `database_unavailable` (503, with `Retry-After`).",
     ))
 }
 
@@ -97,9 +128,11 @@ pub struct FieldErrorSchema {
     #[schema(example = "title")]
     pub field: String,
     /// In a 422: `required`, `type` (wrong JSON type or `null` where not allowed), `length`, `one_of`,
-    /// `format`, `size`, `read_only` (a server-owned field), `unknown_field` or `reused` (an
-    /// `Idempotency-Key` sent before with another body). In a 400 for a query string: `one_of`, `length`,
-    /// `format`, `range`, `repeated`, `unknown_parameter` or `invalid` (a cursor).
+    /// `format` (also for U+0000 in any string), `range` (a timestamp outside 0001-01-01T00:00:00Z to
+    /// 9999-12-31T23:59:59.999999Z), `size`, `read_only` (a server-owned field), `unknown_field` or
+    /// `reused` (an `Idempotency-Key` sent before with another body). In a 400 for a query string:
+    /// `one_of`, `length`, `format` (also for U+0000 or another control character), `range`,
+    /// `repeated`, `unknown_parameter` or `invalid` (a cursor).
     #[schema(example = "length")]
     pub code: String,
     /// A human-readable explanation.
@@ -126,10 +159,13 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict { .. } => "conflict",
             Self::PreconditionFailed { .. } => "precondition_failed",
+            Self::RequestTimeout => "request_timeout",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Validation(_) => "validation_failed",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Internal => "internal",
+            Self::Overloaded => "overloaded",
             Self::DatabaseUnavailable => "database_unavailable",
         }
     }
@@ -143,10 +179,13 @@ impl ApiError {
             Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict { .. } => "Conflict",
             Self::PreconditionFailed { .. } => "Precondition failed",
+            Self::RequestTimeout => "Request timeout",
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Validation(_) => "Validation failed",
+            Self::RateLimited { .. } => "Too many requests",
             Self::Internal => "Internal server error",
+            Self::Overloaded => "Overloaded",
             Self::DatabaseUnavailable => "Database unavailable",
         }
     }
@@ -160,12 +199,20 @@ impl ApiError {
             Self::Forbidden => "this token lacks the role the resource needs".into(),
             Self::NotFound => "no such resource".into(),
             Self::MethodNotAllowed => "the resource does not support this method".into(),
+            Self::RequestTimeout => "the request body did not arrive in time; the connection is closed".into(),
             Self::PayloadTooLarge => "request bodies are limited to 1 MiB".into(),
             Self::UnsupportedMediaType => "request bodies must be application/json".into(),
             Self::Validation(errors) => {
                 format!("{} invalid field{}", errors.len(), if errors.len() == 1 { "" } else { "s" })
             }
+            Self::RateLimited { retry_after } => {
+                format!(
+                    "too many requests; retry after {retry_after} second{}",
+                    if *retry_after == 1 { "" } else { "s" }
+                )
+            }
             Self::Internal => "the server failed to handle the request; it has been logged".into(),
+            Self::Overloaded => "the service has more requests in flight than it takes; retry shortly".into(),
             Self::DatabaseUnavailable => "the database is unavailable; retry shortly".into(),
         }
     }
@@ -176,6 +223,7 @@ impl ApiError {
             Self::Validation(errors) | Self::BadRequest { errors, .. } => errors.clone(),
             _ => ValidationErrors::new(),
         };
+        let errors_omitted = Some(errors.omitted()).filter(|n| *n > 0);
         Problem {
             problem_type: format!("urn:problem-type:{}", self.code()),
             title: self.title(),
@@ -184,6 +232,7 @@ impl ApiError {
             code: self.code(),
             request_id,
             errors,
+            errors_omitted,
         }
     }
 
@@ -196,11 +245,13 @@ impl ApiError {
             403 => Self::Forbidden,
             404 => Self::NotFound,
             405 => Self::MethodNotAllowed,
+            408 => Self::RequestTimeout,
             409 => Self::Conflict { detail: "the request conflicts with the resource's state".into() },
             412 => Self::PreconditionFailed { detail: "a precondition failed".into() },
             413 => Self::PayloadTooLarge,
             415 => Self::UnsupportedMediaType,
             422 => Self::Validation(ValidationErrors::new()),
+            429 => Self::RateLimited { retry_after: 1 },
             503 => Self::DatabaseUnavailable,
             _ if status.is_client_error() => Self::bad_request(status.canonical_reason().unwrap_or("bad request")),
             _ => Self::Internal,
@@ -224,11 +275,13 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded | Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -241,6 +294,17 @@ impl ResponseError for ApiError {
             }
             Self::DatabaseUnavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS)));
+            }
+            Self::Overloaded => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(OVERLOADED_RETRY_AFTER_SECONDS)));
+            }
+            Self::RateLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+            }
+            // The body may still be arriving; reading on would give the slow client what the
+            // timeout took away.
+            Self::RequestTimeout => {
+                response.force_close();
             }
             _ => {}
         }
@@ -307,10 +371,13 @@ mod tests {
             ApiError::MethodNotAllowed,
             ApiError::Conflict { detail: "x".into() },
             ApiError::PreconditionFailed { detail: "x".into() },
+            ApiError::RequestTimeout,
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
             ApiError::Validation(ValidationErrors::new()),
+            ApiError::RateLimited { retry_after: 1 },
             ApiError::Internal,
+            ApiError::Overloaded,
             ApiError::DatabaseUnavailable,
         ];
         for error in &all {
@@ -322,10 +389,13 @@ mod tests {
                 | ApiError::MethodNotAllowed
                 | ApiError::Conflict { .. }
                 | ApiError::PreconditionFailed { .. }
+                | ApiError::RequestTimeout
                 | ApiError::PayloadTooLarge
                 | ApiError::UnsupportedMediaType
                 | ApiError::Validation(_)
+                | ApiError::RateLimited { .. }
                 | ApiError::Internal
+                | ApiError::Overloaded
                 | ApiError::DatabaseUnavailable => {}
             }
         }
@@ -342,18 +412,22 @@ mod tests {
     fn a_problem_serialises_to_its_documented_properties() {
         let schema = serde_json::to_value(<Problem as utoipa::PartialSchema>::schema()).expect("schema");
         let mut errors = ValidationErrors::new();
-        errors.add("title", "length", "too long");
+        for i in 0..=domain::validation::MAX_LISTED_ERRORS {
+            errors.add(format!("f{i}"), "length", "too long");
+        }
         let problem = serde_json::to_value(ApiError::Validation(errors).problem("id".into())).expect("json");
         let keys: Vec<&String> = problem.as_object().expect("object").keys().collect();
         let documented: Vec<&String> = schema["properties"].as_object().expect("properties").keys().collect();
         assert_eq!(keys, documented);
         let required: Vec<&str> =
             schema["required"].as_array().expect("required").iter().filter_map(|v| v.as_str()).collect();
-        assert!(!required.contains(&"errors"), "errors is present only when there are some");
-        assert_eq!(required.len(), documented.len() - 1);
-        assert_eq!(
-            problem["errors"][0],
-            serde_json::json!({"field": "title", "code": "length", "message": "too long"})
-        );
+        for optional in ["errors", "errors_omitted"] {
+            assert!(!required.contains(&optional), "{optional} is present only when there are some");
+        }
+        assert_eq!(required.len(), documented.len() - 2);
+        assert_eq!(problem["errors"][0], serde_json::json!({"field": "f0", "code": "length", "message": "too long"}));
+        assert_eq!(problem["errors"].as_array().map(Vec::len), Some(domain::validation::MAX_LISTED_ERRORS));
+        assert_eq!(problem["errors_omitted"], 1);
+        assert_eq!(problem["detail"], "101 invalid fields");
     }
 }

@@ -19,6 +19,16 @@ use std::pin::Pin;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long a request body may take to arrive (`BODY_TIMEOUT`), as app data.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub std::time::Duration);
+
+impl Default for BodyTimeout {
+    fn default() -> Self {
+        Self(std::time::Duration::from_secs(10))
+    }
+}
+
 /// A well-formed JSON request body.
 #[derive(Debug)]
 pub struct JsonBody(pub Value);
@@ -42,6 +52,7 @@ impl FromRequest for JsonBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n > MAX_BODY_BYTES);
+        let timeout = req.app_data::<BodyTimeout>().copied().unwrap_or_default().0;
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if declared_too_large {
@@ -50,14 +61,105 @@ impl FromRequest for JsonBody {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = bytes.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
+            // A client that sends its body slowly would otherwise hold the connection, and the
+            // part it sent, for as long as it likes.
+            let Ok(read) = tokio::time::timeout(timeout, bytes).await else {
+                crate::limits::count_rejection("body_timeout");
+                return Err(ApiError::RequestTimeout);
+            };
+            let bytes = read.map_err(|e| match e.as_response_error().status_code().as_u16() {
                 413 => ApiError::PayloadTooLarge,
                 _ => ApiError::bad_request("the request body could not be read"),
             })?;
-            serde_json::from_slice(&bytes)
+            parse_json(&bytes)
                 .map(JsonBody)
                 .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
         })
+    }
+}
+
+/// Parses a JSON document as `serde_json` does, except that an object with a key twice is an
+/// error: "last one wins" would let a body say two things at once, and which one a proxy, a
+/// log or a signature check in front of the service read is anybody's guess.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde::Deserialize::deserialize(&mut deserializer).map(|StrictValue(v)| v)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A JSON value whose objects have distinct keys.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(StrictValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("duplicate key `{}`", key.escape_debug())));
+            }
+            let StrictValue(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -83,6 +185,20 @@ impl FromRequest for OptionalJsonBody {
     }
 }
 
+/// The parameters of a query string, decoded. A name or value with U+0000 in it is reported as
+/// a `format` error on that parameter and left out: no string with it reaches the database.
+pub fn query_pairs(raw: &str, errors: &mut ValidationErrors) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+        if name.contains('\0') || value.contains('\0') {
+            errors.add(name.replace('\0', "\u{fffd}"), "format", domain::validation::NUL_MESSAGE);
+            continue;
+        }
+        pairs.push((name.into_owned(), value.into_owned()));
+    }
+    pairs
+}
+
 /// `limit` (1–100, default 20), `cursor` and, where a route has one, `order`, with every
 /// other parameter refused.
 #[derive(Debug, Default)]
@@ -97,8 +213,7 @@ impl PageParams {
         let mut params = PageParams { limit: 20, ..PageParams::default() };
         let mut errors = ValidationErrors::new();
         let mut seen: Vec<String> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-            let (name, value) = (name.into_owned(), value.into_owned());
+        for (name, value) in query_pairs(raw, &mut errors) {
             if seen.contains(&name) {
                 errors.add(name, "repeated", "may be given only once");
                 continue;
@@ -225,8 +340,19 @@ impl ObjectReader {
     }
 }
 
-/// A UUID from the path; anything else is a missing resource.
+/// A UUID from the path, in its canonical `8-4-4-4-12` hexadecimal spelling (either case);
+/// anything else, other spellings `Uuid::parse_str` would take included (braces, `urn:uuid:`,
+/// no hyphens), is a missing resource: one resource has one URL.
 pub fn path_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    let bytes = raw.as_bytes();
+    let canonical = bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if !canonical {
+        return Err(ApiError::NotFound);
+    }
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
@@ -305,6 +431,24 @@ mod tests {
     }
 
     #[test]
+    fn only_the_canonical_spelling_of_an_id_names_a_resource() {
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(path_id(&id.to_string()).ok(), Some(id));
+        assert_eq!(path_id(&id.to_string().to_uppercase()).ok(), Some(id));
+        for other in [
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            id.simple().to_string(),
+            format!(" {id}"),
+            format!("{id}0"),
+            id.to_string().replacen('-', "+", 1),
+            "not-a-uuid".to_owned(),
+        ] {
+            assert!(path_id(&other).is_err(), "{other}");
+        }
+    }
+
+    #[test]
     fn every_problem_with_an_object_is_reported() {
         let mut reader =
             ObjectReader::new(json!({"title": 5, "id": "x", "titel": "typo", "description": null})).expect("object");
@@ -322,6 +466,24 @@ mod tests {
                 ("titel".into(), "unknown_field".into()),
             ]
         );
+    }
+
+    #[test]
+    fn json_with_a_repeated_key_is_refused_and_everything_else_parses_as_serde_json_does() {
+        for text in [
+            r#"{"a": 1, "b": [true, null, -2, 3.5, "s\u00e9"], "c": {"d": {}}, "e": 18446744073709551615}"#,
+            "[]",
+            "\"x\"",
+            "-0.0",
+        ] {
+            let expected: Value = serde_json::from_str(text).expect("json");
+            assert_eq!(parse_json(text.as_bytes()).expect(text), expected, "{text}");
+        }
+        let error = parse_json(br#"{"title": "a", "title": "b"}"#).expect_err("duplicate");
+        assert!(error.to_string().contains("duplicate key `title`"), "{error}");
+        assert!(parse_json(br#"{"t": [{"k": 1, "k": 2}]}"#).is_err(), "nested duplicates too");
+        assert!(parse_json(br#"{"a": 1} x"#).is_err(), "trailing characters");
+        assert!(parse_json(br#"{"a": "\ud800"}"#).is_err(), "a lone surrogate");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cors;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod request_id;

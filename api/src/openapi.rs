@@ -44,6 +44,20 @@ const DESCRIPTION: &str = r#"A REST backend for tasks, conversations and message
 - **Conditional requests**: responses for one task or conversation carry `ETag: "<version>"`. `If-Match` takes `"<version>"` (or `*`, no condition) on PATCH (tasks and conversations) and DELETE (tasks); a stale version is a 412 and nothing changes. A PATCH without `If-Match` that races another writer is re-applied to the newer version, so no update is lost.
 - **Idempotency**: `POST /api/v1/tasks` with an `Idempotency-Key` (1-255 characters) is safe to retry for 24 hours: a replay answers with the first response and `Idempotent-Replayed: true`; concurrent requests with one key wait for the first and then replay it; the same key with another body is a 422 (`reused`).
 - A database that cannot be reached answers 503 (`database_unavailable`) with `Retry-After`.
+- **`HEAD`** works on every `GET` route: the same status and headers, no body.
+
+## Limits and abuse
+Every client, signed in or not, gets a documented answer at a bounded cost.
+- **Rate limits** (per instance; `RATE_LIMIT_USER`/`_BURST`, default 100 requests a second with bursts of 200): every route but health, metrics and this document takes a token from the caller's bucket: the user's when the request carries a valid bearer token, else its client address's (`RATE_LIMIT_ADDRESS`/`_BURST`, default 20 and 40; IPv6 clients share a bucket per /64; behind a proxy listed in `TRUSTED_PROXIES`, the address it forwards in `X-Forwarded-For`). An empty bucket answers 429 (`rate_limited`) with `Retry-After` in whole seconds. Limited responses carry `RateLimit-Policy: "user";q=<burst>;w=<seconds to refill>` and `RateLimit: "user";r=<remaining>;t=<seconds until full>` (draft-ietf-httpapi-ratelimit-headers; policy `"address"` for requests without a valid token). With a limit set to 0 its headers are absent.
+- **Overload**: more requests in flight than the instance takes (`MAX_IN_FLIGHT`) answers 503 (`overloaded`) with `Retry-After: 1` at once, before the body is read. `/health/live` is never refused.
+- **Time**: a body that does not arrive within `BODY_TIMEOUT` (default 10 s) answers 408 (`request_timeout`) and the connection is closed. A request head that does not arrive within 5 s is answered 408 by the HTTP layer itself, without a body.
+- **Size**: a 422 lists at most 100 errors, then `errors_omitted` says how many more there were. A page of any list is cut before its JSON passes 1 MiB: it holds at least one item, and `next_cursor` is set when items remain, so `limit` is a maximum. A request head over 128 KiB or with more than 96 headers is answered 431, and one that does not parse 400, by the HTTP layer itself: without a problem body or `X-Request-Id`, and the connection is closed.
+- **Text**: U+0000 in any string of a body is a 422 on that field (`format`), in a query parameter a 400 (`format`); `q` also refuses control characters other than tab and line breaks. A tag must contain a visible character. An object with a key twice is a 400.
+- **Dates**: timestamps live in 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z: a `due_date` outside is a 422 (`range`), a `due_before`/`due_after` outside a 400 (`range`). Completing a recurring task whose next due date would pass the end creates no next occurrence; the completion succeeds.
+- **Ids**: only the canonical `8-4-4-4-12` hexadecimal spelling (either case) names a resource; any other (braces, `urn:uuid:`, no hyphens) is a 404.
+- **Tokens**: a token whose `nbf` is more than 30 seconds in the future is a 401.
+- **Idempotency keys** are kept 24 hours and then purged; an expired key can be used again.
+- **Browsers**: CORS for the origins in `CORS_ALLOWED_ORIGINS` (none by default). Preflights are answered for every route with the methods and request headers the API uses; `ETag`, `Location`, `X-Request-Id`, `Retry-After`, `RateLimit`, `RateLimit-Policy` and `Idempotent-Replayed` are exposed to scripts. Every response carries `X-Content-Type-Options: nosniff` and `Content-Security-Policy: frame-ancestors 'none'`; those of `/api/` and `/admin/` also `Cache-Control: no-store`.
 "#;
 
 /// The document. See the module docs for how it is kept true.
@@ -110,8 +124,11 @@ const DESCRIPTION: &str = r#"A REST backend for tasks, conversations and message
             responses::PayloadTooLarge,
             responses::UnsupportedMediaType,
             responses::ValidationFailed,
+            responses::RequestTimeout,
+            responses::RateLimited,
             responses::Internal,
             responses::DatabaseUnavailable,
+            responses::Overloaded,
         ),
     ),
     modifiers(&Conventions),
@@ -214,7 +231,13 @@ pub mod responses {
         Internal => ApiError::Internal,
             "Internal error (`internal`): logged on the server; the body carries no SQL, host names or credentials.";
         DatabaseUnavailable => ApiError::DatabaseUnavailable,
-            "Database unavailable (`database_unavailable`): retry after `Retry-After` seconds.";
+            "Service unavailable: the database is away (`database_unavailable`), or more requests are in flight than the instance takes (`overloaded`). Retry after `Retry-After` seconds.";
+        RequestTimeout => ApiError::RequestTimeout,
+            "Request timeout (`request_timeout`): the body did not arrive within the body timeout; the connection is closed.";
+        RateLimited => ApiError::RateLimited { retry_after: 1 },
+            "Too many requests (`rate_limited`): the caller's bucket is empty; retry after `Retry-After` seconds.";
+        Overloaded => ApiError::Overloaded,
+            "Overloaded (`overloaded`): more requests are in flight than the instance takes; retry after `Retry-After` seconds.";
     }
 }
 
@@ -233,18 +256,29 @@ fn problem(error: ApiError, description: &str) -> Response {
         503 => {
             response = response.header(
                 "Retry-After",
-                HeaderBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
-                    .description(Some(format!(
-                        "Seconds to wait before retrying ({}).",
-                        crate::error::RETRY_AFTER_SECONDS
-                    )))
-                    .build(),
+                retry_after_header(&format!(
+                    "Seconds to wait before retrying ({} while the database is away, {} when overloaded).",
+                    crate::error::RETRY_AFTER_SECONDS,
+                    crate::error::OVERLOADED_RETRY_AFTER_SECONDS
+                )),
+            );
+        }
+        429 => {
+            response = response.header(
+                "Retry-After",
+                retry_after_header("Whole seconds until the caller's bucket holds a token again."),
             );
         }
         _ => {}
     }
     response.build()
+}
+
+fn retry_after_header(description: &str) -> Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0))))
+        .description(Some(description))
+        .build()
 }
 
 fn string_header(description: &str, format: Option<&str>) -> Header {
@@ -256,7 +290,11 @@ fn string_header(description: &str, format: Option<&str>) -> Header {
 }
 
 /// The headers every response carries, as `components/headers`.
-const COMMON_RESPONSE_HEADERS: [&str; 2] = ["X-Request-Id", "Server-Timing"];
+const COMMON_RESPONSE_HEADERS: [&str; 4] =
+    ["X-Request-Id", "Server-Timing", "X-Content-Type-Options", "Content-Security-Policy"];
+
+/// The headers of every response of a rate-limited route.
+const LIMITED_RESPONSE_HEADERS: [&str; 3] = ["RateLimit-Policy", "RateLimit", "Cache-Control"];
 
 /// What applies to every operation, added in one place: the bearer scheme, the headers every
 /// response carries, and the optional `X-Request-Id` request header.
@@ -295,6 +333,23 @@ impl Modify for Conventions {
                 None,
             )),
         );
+        for (name, description) in [
+            ("X-Content-Type-Options", "Always `nosniff`."),
+            ("Content-Security-Policy", "Always `frame-ancestors 'none'`."),
+            ("Cache-Control", "`no-store` on every answer of `/api/` and `/admin/`: no cache keeps one user's data."),
+            (
+                "RateLimit-Policy",
+                "The caller's rate limit (draft-ietf-httpapi-ratelimit-headers): `\"user\";q=<burst>;w=<seconds to \
+                 refill>`, or `\"address\";...` for a request without a valid token. Absent when that limit is off.",
+            ),
+            (
+                "RateLimit",
+                "The caller's bucket after this request: `\"user\";r=<requests remaining>;t=<seconds until it is full>`. \
+                 Absent when that limit is off.",
+            ),
+        ] {
+            components.headers.insert(name.into(), RefOr::T(string_header(description, None)));
+        }
         components.parameters.insert(
             "X-Request-Id".into(),
             RefOr::T(
@@ -317,27 +372,72 @@ impl Modify for Conventions {
             ),
         );
         for response in components.responses.values_mut() {
-            add_common_headers(response);
+            add_headers(response, &COMMON_RESPONSE_HEADERS);
         }
-        for item in openapi.paths.paths.values_mut() {
+        let overloaded = components.responses.get("Overloaded").cloned();
+        for (path, item) in &mut openapi.paths.paths {
+            let limited = !(path.starts_with("/health") || path == "/metrics" || path == "/openapi.json");
             for operation in operations_mut(item) {
                 operation
                     .parameters
                     .get_or_insert_with(Vec::new)
                     .push(RefOr::Ref(Ref::new("#/components/parameters/X-Request-Id")));
-                for response in operation.responses.responses.values_mut() {
-                    add_common_headers(response);
+                let responses = &mut operation.responses.responses;
+                if limited {
+                    responses.insert("429".into(), RefOr::Ref(Ref::from_response_name("RateLimited")));
+                }
+                if operation.request_body.is_some() {
+                    responses.insert("408".into(), RefOr::Ref(Ref::from_response_name("RequestTimeout")));
+                }
+                // Load shedding answers any route but the liveness probe; where a route has a
+                // 503 of its own (the database is away), that one documents both.
+                if path != "/health/live"
+                    && let Some(overloaded) = &overloaded
+                {
+                    add_overloaded(responses, overloaded);
+                }
+                for response in responses.values_mut() {
+                    add_headers(response, &COMMON_RESPONSE_HEADERS);
+                    if limited {
+                        add_headers(response, &LIMITED_RESPONSE_HEADERS);
+                    }
                 }
             }
         }
     }
 }
 
-fn add_common_headers(response: &mut RefOr<Response>) {
+fn add_headers(response: &mut RefOr<Response>, names: &[&str]) {
     if let RefOr::T(response) = response {
-        for name in COMMON_RESPONSE_HEADERS {
-            response.headers.insert(name.into(), RefOr::Ref(Ref::new(format!("#/components/headers/{name}"))));
+        for name in names {
+            response.headers.insert((*name).into(), RefOr::Ref(Ref::new(format!("#/components/headers/{name}"))));
         }
+    }
+}
+
+/// Adds the `overloaded` 503 to an operation: as its 503 when it has none, or as the problem
+/// content of the 503 it has (a health probe's own body, or `database_unavailable`, which the
+/// shared response already describes).
+fn add_overloaded(responses: &mut std::collections::BTreeMap<String, RefOr<Response>>, overloaded: &RefOr<Response>) {
+    match responses.get_mut("503") {
+        None => {
+            responses.insert("503".into(), RefOr::Ref(Ref::from_response_name("Overloaded")));
+        }
+        Some(RefOr::T(own)) => {
+            if let RefOr::T(shed) = overloaded {
+                for (media, content) in &shed.content {
+                    own.content.entry(media.clone()).or_insert_with(|| content.clone());
+                }
+                own.description = format!(
+                    "{} Or `overloaded` (a problem): more requests in flight than the instance takes.",
+                    own.description
+                );
+                own.headers.entry("Retry-After".into()).or_insert_with(|| {
+                    RefOr::T(retry_after_header("Seconds to wait before retrying, when overloaded."))
+                });
+            }
+        }
+        Some(RefOr::Ref(_)) => {}
     }
 }
 

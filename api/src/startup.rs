@@ -2,11 +2,12 @@
 
 use crate::auth::TokenKeys;
 use crate::error::ApiError;
-use crate::extract::MAX_BODY_BYTES;
+use crate::extract::{BodyTimeout, MAX_BODY_BYTES};
+use crate::limits::Limits;
 use crate::routes::health::Probe;
 use crate::{request_id, routes, server_timing};
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use domain::SystemClock;
 use domain::conversation::ConversationService;
@@ -74,7 +75,7 @@ impl Application {
             print_development_token(&keys, port);
         }
         let probe_timeout = settings.database.connect_timeout;
-        let server = run(listener, database.clone(), keys, probe_timeout, workers, warm_up, &settings.app)?;
+        let server = run(listener, database.clone(), keys, probe_timeout, workers, warm_up, &settings)?;
         Ok(Self { port, server, database })
     }
 
@@ -135,6 +136,24 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// Purges expired idempotency keys on a timer, for as long as the worker runs. A timer in the
+/// service rather than a job an operator must schedule: nothing to forget to deploy, and the
+/// service skips the purge when it wrote no key since the last one, so it never wakes a
+/// suspended database. Each worker purges through its own shard of the pool.
+async fn purge_expired_keys(tasks: TaskService, every: std::time::Duration) {
+    let mut timer = tokio::time::interval(every);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    timer.tick().await;
+    loop {
+        timer.tick().await;
+        match tasks.purge_expired_keys().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(error) => tracing::warn!(%error, "purging expired idempotency keys failed; retrying at the next purge"),
+        }
+    }
+}
+
 fn run(
     listener: TcpListener,
     database: Database,
@@ -142,10 +161,16 @@ fn run(
     probe_timeout: std::time::Duration,
     workers: usize,
     warm_up: Option<std::time::Duration>,
-    app: &AppSettings,
+    settings: &Settings,
 ) -> Result<Server, StartupError> {
+    let app: &AppSettings = &settings.app;
     let metrics = web::Data::new(crate::metrics::handle());
     let keys = web::Data::new(keys);
+    let limits = web::Data::new(Limits::new(&settings.limits));
+    Limits::spawn_upkeep(&limits.clone().into_inner());
+    let body_timeout = BodyTimeout(settings.limits.body_timeout);
+    let origins = settings.limits.cors_allowed_origins.clone();
+    let purge_interval = settings.limits.idempotency_purge_interval;
     let address = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     // actix calls the factory once on each worker's thread as the worker starts: each worker
     // gets the shard of the traffic pool with its number, and its services use only that one.
@@ -165,11 +190,14 @@ fn run(
             });
         }
         let tasks = TaskService::new(Arc::new(SeaTaskRepository::new(&database)), Arc::new(SystemClock));
+        actix_web::rt::spawn(purge_expired_keys(tasks.clone(), purge_interval));
         let conversations =
             ConversationService::new(Arc::new(SeaConversationRepository::new(&database)), Arc::new(SystemClock));
         let probe = Probe { database, timeout: probe_timeout };
         App::new()
             .app_data(all.clone())
+            .app_data(limits.clone())
+            .app_data(body_timeout)
             .app_data(web::Data::new(tasks))
             .app_data(web::Data::new(conversations))
             .app_data(keys.clone())
@@ -178,9 +206,14 @@ fn run(
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .configure(routes::configure)
             .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+            // Outermost last. The limits sit outside the request log, so a flood of rejected
+            // requests costs no log line each; CORS sits outside them, so a browser can read a
+            // 429 or 503; the request id wraps everything, so every answer has one.
             .wrap(from_fn(server_timing::middleware))
-            .wrap(from_fn(crate::metrics::middleware))
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+            .wrap(from_fn(crate::limits::middleware))
+            .wrap(from_fn(crate::metrics::middleware))
+            .wrap(Condition::new(!origins.is_empty(), crate::cors::cors(&origins)))
             .wrap(from_fn(request_id::middleware))
     })
     .workers(workers)

@@ -15,6 +15,17 @@ pub mod validation;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{DomainError, RepositoryError, Result};
-pub use page::Page;
+
+/// What a conditional delete did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    /// The `If-Match` version was not the current one; nothing was deleted.
+    VersionMismatch {
+        current: i32,
+    },
+}
+pub use page::{MAX_PAGE_BYTES, Page};
 pub use user::UserId;
 pub use validation::{FieldError, ValidationErrors};

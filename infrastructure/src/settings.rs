@@ -8,7 +8,7 @@
 
 use crate::database::url::{Backend, DatabaseUrl};
 use config::{Config, File, FileFormat};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -74,7 +74,38 @@ pub struct Settings {
     pub app: AppSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub limits: LimitSettings,
 }
+
+/// What one client may cost the service (API.md, "Limits and abuse").
+#[derive(Clone, Debug)]
+pub struct LimitSettings {
+    /// Requests per second each user may make on `/api/v1`; `None` disables the limit.
+    pub user: Option<RateLimit>,
+    /// Requests per second each client address may make on `/api/v1` without a valid token.
+    pub address: Option<RateLimit>,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers, reverse proxies).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Requests in flight on this instance beyond which new ones are refused at once;
+    /// `None` disables the bound.
+    pub max_in_flight: Option<usize>,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Origins browsers may call the API from (CORS); empty: none.
+    pub cors_allowed_origins: Vec<String>,
+    /// How often expired idempotency keys are purged.
+    pub idempotency_purge_interval: Duration,
+}
+
+/// A token bucket: `per_second` requests a second on average, `burst` at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// The shortest `JWT_SECRET` production accepts: 256 bits, as RFC 7518 §3.2 asks of HS256 keys.
+pub const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
 
 #[derive(Clone, Debug)]
 pub struct AppSettings {
@@ -170,6 +201,14 @@ const VARIABLES: &[(&str, &str)] = &[
     ("DB_STATEMENT_TIMEOUT", "database.statement_timeout"),
     ("DB_IDLE_TIMEOUT", "database.idle_timeout"),
     ("DB_MAX_LIFETIME", "database.max_lifetime"),
+    ("RATE_LIMIT_USER", "limits.rate_user"),
+    ("RATE_LIMIT_USER_BURST", "limits.rate_user_burst"),
+    ("RATE_LIMIT_ADDRESS", "limits.rate_address"),
+    ("RATE_LIMIT_ADDRESS_BURST", "limits.rate_address_burst"),
+    ("TRUSTED_PROXIES", "limits.trusted_proxies"),
+    ("MAX_IN_FLIGHT", "limits.max_in_flight"),
+    ("BODY_TIMEOUT", "limits.body_timeout"),
+    ("CORS_ALLOWED_ORIGINS", "limits.cors_allowed_origins"),
 ];
 
 /// Keys that may only come from the config files.
@@ -180,6 +219,7 @@ const FILE_ONLY_KEYS: &[&str] = &[
     "database.ping_after_idle",
     "database.slow_statement_ms",
     "database.auto_migrate",
+    "limits.idempotency_purge_interval",
 ];
 
 /// Keys whose values are secret: their errors never quote the value.
@@ -292,6 +332,18 @@ impl Settings {
                 slow_statement: Duration::from_millis(get::<u64>(&config, "database.slow_statement_ms")?),
                 auto_migrate: get::<bool>(&config, "database.auto_migrate")?,
             },
+            limits: LimitSettings {
+                user: rate_limit(&config, "limits.rate_user", "limits.rate_user_burst")?,
+                address: rate_limit(&config, "limits.rate_address", "limits.rate_address_burst")?,
+                trusted_proxies: trusted_proxies(&config)?,
+                max_in_flight: match get::<u32>(&config, "limits.max_in_flight")? {
+                    0 => None,
+                    n => Some(n as usize),
+                },
+                body_timeout: positive_seconds(&config, "limits.body_timeout")?,
+                cors_allowed_origins: cors_origins(&config)?,
+                idempotency_purge_interval: positive_seconds(&config, "limits.idempotency_purge_interval")?,
+            },
         };
         settings.validate()?;
         Ok(settings)
@@ -344,8 +396,19 @@ impl Settings {
             if db.url.is_none() {
                 return Err(SettingsError::RequiredInProduction { variable: "DATABASE_URL" });
             }
-            if self.auth.jwt_secret.is_none() {
-                return Err(SettingsError::RequiredInProduction { variable: "JWT_SECRET" });
+            match &self.auth.jwt_secret {
+                None => return Err(SettingsError::RequiredInProduction { variable: "JWT_SECRET" }),
+                Some(secret) if secret.expose_secret().len() < MIN_PRODUCTION_SECRET_BYTES => {
+                    return Err(SettingsError::invalid(
+                        "JWT_SECRET",
+                        format!(
+                            "has {} bytes; production needs at least {MIN_PRODUCTION_SECRET_BYTES} (256 bits), or \
+                             anyone holding one token can guess it offline. Make one with `openssl rand -base64 48`",
+                            secret.expose_secret().len()
+                        ),
+                    ));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -387,7 +450,7 @@ fn build_config(
 }
 
 fn reject_unknown_keys(config: &Config) -> Result<(), SettingsError> {
-    for section in ["app", "database", "auth"] {
+    for section in ["app", "database", "auth", "limits"] {
         let Ok(table) = config.get_table(section) else {
             continue;
         };
@@ -471,6 +534,69 @@ fn workers(config: &Config) -> Result<Option<usize>, SettingsError> {
     }
 }
 
+/// A rate and its burst: a rate of 0 disables the limit; a burst must then be at least 1.
+fn rate_limit(config: &Config, rate_key: &str, burst_key: &str) -> Result<Option<RateLimit>, SettingsError> {
+    let per_second = get::<u32>(config, rate_key)?;
+    let burst = get::<u32>(config, burst_key)?;
+    if per_second == 0 {
+        return Ok(None);
+    }
+    if burst == 0 {
+        return Err(SettingsError::invalid(
+            variable_for(burst_key),
+            format!("must be at least 1 while {} is set", variable_for(rate_key)),
+        ));
+    }
+    Ok(Some(RateLimit { per_second, burst }))
+}
+
+/// A comma-separated list, with empty items dropped.
+fn list(config: &Config, key: &str) -> Result<Vec<String>, SettingsError> {
+    let raw = get::<String>(config, key)?;
+    Ok(raw.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect())
+}
+
+/// `TRUSTED_PROXIES`: addresses (`10.0.0.7`) or networks (`10.0.0.0/8`, `fd00::/8`).
+fn trusted_proxies(config: &Config) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+    list(config, "limits.trusted_proxies")?
+        .into_iter()
+        .map(|item| {
+            item.parse::<ipnet::IpNet>().or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                |_| {
+                    SettingsError::invalid(
+                        "TRUSTED_PROXIES",
+                        format!("holds `{item}`, which is neither an IP address nor a network such as 10.0.0.0/8"),
+                    )
+                },
+            )
+        })
+        .collect()
+}
+
+/// `CORS_ALLOWED_ORIGINS`: origins as browsers send them, `scheme://host[:port]`.
+fn cors_origins(config: &Config) -> Result<Vec<String>, SettingsError> {
+    let origins = list(config, "limits.cors_allowed_origins")?;
+    for origin in &origins {
+        let parsed = url::Url::parse(origin).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && !origin.ends_with('/')
+                && u.query().is_none()
+                && u.username().is_empty()
+        });
+        if parsed.is_none() {
+            return Err(SettingsError::invalid(
+                "CORS_ALLOWED_ORIGINS",
+                format!(
+                    "holds `{origin}`; list origins as browsers send them, e.g. https://app.example.com (no `*`, no path)"
+                ),
+            ));
+        }
+    }
+    Ok(origins)
+}
+
 fn seconds_or_never(config: &Config, key: &str) -> Result<Option<Duration>, SettingsError> {
     let value = seconds(config, key)?;
     Ok((value > 0.0).then(|| Duration::from_secs_f64(value)))
@@ -524,9 +650,12 @@ mod tests {
 
     #[test]
     fn the_environment_file_overrides_the_default_file() {
-        let production =
-            load(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://u:p@h/db"), ("JWT_SECRET", "s")])
-                .expect("loads");
+        let production = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("JWT_SECRET", &"s".repeat(32)),
+        ])
+        .expect("loads");
         assert_eq!(production.app.log_format, LogFormat::Json);
         assert!(!production.database.auto_migrate);
         assert_eq!(production.app.host, "0.0.0.0");
@@ -599,6 +728,54 @@ mod tests {
     fn production_refuses_to_start_without_a_jwt_secret() {
         let err = load(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://u:p@h/db")]).expect_err("refused");
         assert_eq!(err.to_string(), "JWT_SECRET must be set when APP_ENV=production");
+    }
+
+    #[test]
+    fn production_refuses_a_jwt_secret_under_32_bytes_and_says_how_to_make_one() {
+        let production = |secret: &str| {
+            load(&[("APP_ENV", "production"), ("DATABASE_URL", "postgres://u:p@h/db"), ("JWT_SECRET", secret)])
+        };
+        let err = production("abc").expect_err("refused");
+        assert!(err.to_string().starts_with("JWT_SECRET has 3 bytes; production needs at least 32"), "{err}");
+        assert!(err.to_string().contains("openssl rand -base64 48"), "{err}");
+        assert!(!err.to_string().contains("abc"), "the secret itself is never shown");
+        assert!(production(&"x".repeat(31)).is_err());
+        assert!(production(&"x".repeat(32)).is_ok());
+        assert!(load(&[("JWT_SECRET", "abc")]).is_ok(), "development takes any secret");
+    }
+
+    #[test]
+    fn limits_default_to_what_an_interactive_client_never_meets_and_zero_disables() {
+        let limits = load(&[]).expect("loads").limits;
+        assert_eq!(limits.user, Some(RateLimit { per_second: 100, burst: 200 }));
+        assert_eq!(limits.address, Some(RateLimit { per_second: 20, burst: 40 }));
+        assert_eq!(limits.max_in_flight, Some(512));
+        assert_eq!(limits.body_timeout, Duration::from_secs(10));
+        assert!(limits.trusted_proxies.is_empty() && limits.cors_allowed_origins.is_empty());
+        let off =
+            load(&[("RATE_LIMIT_USER", "0"), ("RATE_LIMIT_ADDRESS", "0"), ("MAX_IN_FLIGHT", "0")]).expect("loads");
+        assert_eq!((off.limits.user, off.limits.address, off.limits.max_in_flight), (None, None, None));
+        let err = load(&[("RATE_LIMIT_USER_BURST", "0")]).expect_err("refused");
+        assert!(err.to_string().starts_with("RATE_LIMIT_USER_BURST must be at least 1"), "{err}");
+        assert!(load(&[("BODY_TIMEOUT", "0")]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_and_cors_origins_are_checked_lists() {
+        let settings = load(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:3000"),
+        ])
+        .expect("loads");
+        assert_eq!(settings.limits.trusted_proxies.len(), 3);
+        assert!(settings.limits.trusted_proxies[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().expect("ip")));
+        assert_eq!(settings.limits.cors_allowed_origins, ["https://app.example.com", "http://localhost:3000"]);
+        let err = load(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).expect_err("refused");
+        assert!(err.to_string().starts_with("TRUSTED_PROXIES holds `10.0.0.0/33`"), "{err}");
+        for origin in ["*", "https://app.example.com/", "https://app.example.com/path", "app.example.com", "ftp://x"] {
+            let err = load(&[("CORS_ALLOWED_ORIGINS", origin)]).expect_err(origin);
+            assert!(err.to_string().starts_with("CORS_ALLOWED_ORIGINS holds"), "{origin}: {err}");
+        }
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub enum CursorError {
     OtherOrder(String),
 }
 
+/// A cursor's timestamp: RFC 3339 and inside the instants the service stores.
+fn instant(text: &str) -> Result<DateTime<Utc>, CursorError> {
+    let t = DateTime::parse_from_rfc3339(text).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc);
+    if domain::clock::range::contains(&t) { Ok(t) } else { Err(CursorError::Invalid) }
+}
+
 pub fn decode(raw: &str, sort: Sort) -> Result<Cursor, CursorError> {
     let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| CursorError::Invalid)?;
     let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| CursorError::Invalid)?;
@@ -50,9 +56,7 @@ pub fn decode(raw: &str, sort: Sort) -> Result<Cursor, CursorError> {
     }
     let key = match wire.k {
         serde_json::Value::Null => CursorKey::NoDueDate,
-        serde_json::Value::String(t) => {
-            CursorKey::Time(DateTime::parse_from_rfc3339(&t).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc))
-        }
+        serde_json::Value::String(t) => CursorKey::Time(instant(&t)?),
         serde_json::Value::Number(n) => {
             CursorKey::Rank(n.as_i64().and_then(|r| i16::try_from(r).ok()).ok_or(CursorError::Invalid)?)
         }
@@ -78,7 +82,7 @@ pub fn encode_conversation(cursor: &ConversationCursor) -> String {
 pub fn decode_conversation(raw: &str) -> Result<ConversationCursor, CursorError> {
     let bytes = URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).map_err(|_| CursorError::Invalid)?;
     let wire: ConversationWire = serde_json::from_slice(&bytes).map_err(|_| CursorError::Invalid)?;
-    let updated_at = DateTime::parse_from_rfc3339(&wire.u).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc);
+    let updated_at = instant(&wire.u)?;
     Ok(ConversationCursor { updated_at, id: wire.i })
 }
 
@@ -103,7 +107,7 @@ pub fn decode_message(raw: &str, order: MessageOrder) -> Result<MessageCursor, C
     if wire.o != order.as_str() {
         return Err(CursorError::OtherOrder(wire.o));
     }
-    let created_at = DateTime::parse_from_rfc3339(&wire.t).map_err(|_| CursorError::Invalid)?.with_timezone(&Utc);
+    let created_at = instant(&wire.t)?;
     Ok(MessageCursor { order, created_at, id: wire.i })
 }
 
@@ -148,5 +152,8 @@ mod tests {
         assert_eq!(decode(&wrong_key, sort("priority")), Err(CursorError::Invalid));
         let rank_nine = URL_SAFE_NO_PAD.encode(format!(r#"{{"s":"priority","k":9,"i":"{}"}}"#, uuid::Uuid::nil()));
         assert_eq!(decode(&rank_nine, sort("priority")), Err(CursorError::Invalid));
+        let past_the_end = URL_SAFE_NO_PAD
+            .encode(format!(r#"{{"s":"due_date","k":"9999-12-31T23:59:59-05:00","i":"{}"}}"#, uuid::Uuid::nil()));
+        assert_eq!(decode(&past_the_end, sort("due_date")), Err(CursorError::Invalid));
     }
 }

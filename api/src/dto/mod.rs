@@ -89,6 +89,47 @@ pub fn serialize_optional_timestamp<S: serde::Serializer>(
     }
 }
 
+/// Room kept for the end of a page, `],"next_cursor":"<cursor>"}`: cursors are short base64.
+const PAGE_TAIL_BYTES: usize = 512;
+
+/// A page as the API answers it, `{"items": [...], "next_cursor": ...}` (the shape of
+/// `TaskPage`, `ConversationPage` and `MessagePage`), serialised item by item and cut before
+/// its JSON passes [`domain::MAX_PAGE_BYTES`]: it keeps at least one item, and when it drops
+/// some, `next_cursor` points after the last one kept.
+pub fn page_json<'a, T, C, V: serde::Serialize>(
+    page: &'a domain::Page<T, C>,
+    view: impl Fn(&'a T) -> V,
+    cursor_of: impl Fn(&T) -> C,
+    encode: impl Fn(&C) -> String,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 * page.items.len().clamp(1, 100));
+    out.extend_from_slice(b"{\"items\":[");
+    let mut item = Vec::new();
+    let mut kept = 0;
+    for t in &page.items {
+        item.clear();
+        if serde_json::to_writer(&mut item, &view(t)).is_err() {
+            break;
+        }
+        if kept > 0 && out.len() + 1 + item.len() + PAGE_TAIL_BYTES > domain::MAX_PAGE_BYTES {
+            break;
+        }
+        if kept > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&item);
+        kept += 1;
+    }
+    let next = match page.items.get(..kept) {
+        Some([.., last]) if kept < page.items.len() => Some(encode(&cursor_of(last))),
+        _ => page.next.as_ref().map(encode),
+    };
+    out.extend_from_slice(b"],\"next_cursor\":");
+    let _ = serde_json::to_writer(&mut out, &next);
+    out.push(b'}');
+    out
+}
+
 /// An [`ObjectReader`] that remembers the name of every field a parser asks for, so that the
 /// unit tests can compare the fields a parser accepts with its documented request schema.
 #[derive(Debug)]
@@ -273,6 +314,30 @@ pub(crate) mod doc_tests {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_page_is_cut_before_its_json_passes_a_mebibyte() {
+        let encode = |c: &usize| format!("c{c}");
+        let small = domain::Page { items: vec!["a".to_owned(), "b".to_owned()], next: Some(7) };
+        let json: serde_json::Value =
+            serde_json::from_slice(&page_json(&small, String::as_str, |_| 0, encode)).expect("json");
+        assert_eq!(json, serde_json::json!({"items": ["a", "b"], "next_cursor": "c7"}));
+        // 100 items of 100,000 control characters: 600 KB of JSON each once escaped.
+        let items: Vec<(usize, String)> = (0..100).map(|i| (i, "\u{1}".repeat(100_000))).collect();
+        let huge = domain::Page { items, next: None };
+        let body = page_json(&huge, |(_, s)| s.as_str(), |(i, _)| *i, encode);
+        assert!(body.len() <= domain::MAX_PAGE_BYTES, "{}", body.len());
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["items"].as_array().map(Vec::len), Some(1), "at least one item, however big");
+        assert_eq!(json["next_cursor"], "c0", "the next page starts after the last item kept");
+        let one = domain::Page { items: vec![(0, "\u{1}".repeat(300_000))], next: None };
+        let body = page_json(&one, |(_, s)| s.as_str(), |(i, _)| *i, encode);
+        assert!(body.len() > domain::MAX_PAGE_BYTES, "a single item is never dropped");
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).expect("json")["next_cursor"],
+            serde_json::Value::Null
+        );
+    }
 
     /// The stack formatter writes exactly what chrono writes, at every field's edges.
     #[test]

@@ -15,7 +15,10 @@ use crate::openapi::responses::{
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::conversation::{Conversation, ConversationListQuery, ConversationService, MessageListQuery, MessageOrder};
+use domain::conversation::{
+    Conversation, ConversationCursor, ConversationListQuery, ConversationService, Message, MessageCursor,
+    MessageListQuery, MessageOrder,
+};
 use utoipa::IntoParams;
 
 fn conversation_response(status: StatusCode, conversation: &Conversation) -> HttpResponse {
@@ -137,10 +140,9 @@ pub async fn list(
         return Err(bad_query(errors));
     }
     let page = service.list(&caller.user, &ConversationListQuery { limit: params.limit, after }).await?;
-    Ok(HttpResponse::Ok().json(ConversationPage {
-        items: page.items.iter().map(ConversationResponse::from).collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode_conversation),
-    }))
+    let cursor_of = |c: &Conversation| ConversationCursor { updated_at: c.updated_at, id: c.id };
+    let body = crate::dto::page_json(&page, ConversationResponse::from, cursor_of, cursor::encode_conversation);
+    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
 }
 
 /// Get a conversation
@@ -217,19 +219,26 @@ pub async fn update(
 
 /// Delete a conversation and its messages
 ///
-/// Permanent: the conversation and all its messages are removed. `If-Match` is not
-/// consulted. Deleting it again is a 404.
+/// Permanent: the conversation and all its messages are removed. With `If-Match`, only that
+/// version of the conversation is deleted: a stale version is a 412 and nothing is removed.
+/// Deleting it again is a 404.
 #[utoipa::path(
     delete,
     path = "/api/v1/conversations/{id}",
     operation_id = "delete_conversation",
     tag = "conversations",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's.")),
+    params(
+        ("id" = uuid::Uuid, Path, description = "The conversation's id. A malformed id answers 404, like a missing conversation or another user's."),
+        ("If-Match" = Option<String>, Header, nullable = false, example = "\"3\"",
+            description = "`\"<version>\"` (the conversation's `ETag`): the delete applies only to that version, else 412 and nothing changes. `*` or no header: no condition. Anything else is a 400."),
+    ),
     responses(
         (status = 204, description = "Deleted, with its messages."),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 412, response = PreconditionFailed),
         (status = 500, response = Internal),
         (status = 503, response = DatabaseUnavailable),
     ),
@@ -238,8 +247,10 @@ pub async fn delete(
     caller: Caller,
     service: web::Data<ConversationService>,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    service.delete(&caller.user, path_id(&id)?).await?;
+    let id = path_id(&id)?;
+    service.delete(&caller.user, id, if_match(&req)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -331,10 +342,9 @@ pub async fn messages(
         return Err(bad_query(errors));
     }
     let page = service.messages(&caller.user, id, &MessageListQuery { order, limit: params.limit, after }).await?;
-    Ok(HttpResponse::Ok().json(MessagePage {
-        items: page.items.iter().map(MessageResponse::from).collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode_message),
-    }))
+    let cursor_of = |m: &Message| MessageCursor { order, created_at: m.created_at, id: m.id };
+    let body = crate::dto::page_json(&page, MessageResponse::from, cursor_of, cursor::encode_message);
+    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! The route table below pairs each handler with its `#[utoipa::path]` annotation and registers
 //! the handler at exactly the path and method the annotation documents, so the service cannot
 //! serve a route somewhere the OpenAPI document does not say. [`operations`] lists the table
-//! for the tests that compare it with the document.
+//! for the tests that compare it with the document. Every `GET` is served for `HEAD` too, by
+//! the same handler (actix-http sends the headers and drops the body); the document says so
+//! once rather than repeating every operation.
 
 pub mod admin;
 pub mod conversations;
@@ -20,6 +22,8 @@ struct Endpoint {
     method: Method,
     path: String,
     route: Route,
+    /// False for the `HEAD` twin of a `GET`.
+    documented: bool,
 }
 
 /// The endpoints of `handler`, at the path and methods its annotation `_doc` documents.
@@ -30,13 +34,16 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    P::methods()
-        .iter()
-        .map(|m| {
-            let method = http_method(m);
-            Endpoint { route: web::method(method.clone()).to(handler.clone()), method, path: P::path() }
-        })
-        .collect()
+    let mut endpoints = Vec::new();
+    for method in P::methods().iter().map(http_method) {
+        if method == Method::GET {
+            let route = web::method(Method::HEAD).to(handler.clone());
+            endpoints.push(Endpoint { route, method: Method::HEAD, path: P::path(), documented: false });
+        }
+        let route = web::method(method.clone()).to(handler.clone());
+        endpoints.push(Endpoint { route, method, path: P::path(), documented: true });
+    }
+    endpoints
 }
 
 fn http_method(method: &HttpMethod) -> Method {
@@ -113,8 +120,13 @@ impl RouteTemplate {
     }
 }
 
-/// `(method, path)` of every registered route, paths as templates (`/api/v1/tasks/{id}`).
+/// `(method, path)` of every documented route, paths as templates (`/api/v1/tasks/{id}`).
 pub fn operations() -> Vec<(Method, String)> {
+    table().into_iter().filter(|e| e.documented).map(|e| (e.method, e.path)).collect()
+}
+
+/// `(method, path)` of every registered route, `HEAD` twins included.
+pub fn registered() -> Vec<(Method, String)> {
     table().into_iter().map(|e| (e.method, e.path)).collect()
 }
 
@@ -123,8 +135,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_get_is_served_for_head_too() {
+        let all = registered();
+        for (method, path) in &all {
+            if *method == Method::GET {
+                assert!(all.contains(&(Method::HEAD, path.clone())), "HEAD {path}");
+            }
+        }
+        assert!(!operations().iter().any(|(m, _)| *m == Method::HEAD), "HEAD twins are not documented one by one");
+    }
+
+    #[test]
     fn no_method_of_a_path_is_registered_twice() {
-        let all = operations();
+        let all = registered();
         let mut unique = all.clone();
         unique.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
         unique.dedup();

@@ -7,7 +7,7 @@ use crate::dto::tasks::{
     TaskSortSchema, TaskStatsResponse, TaskStatusSchema,
 };
 use crate::error::ApiError;
-use crate::extract::{JsonBody, idempotency_key, if_match, path_id, request_digest};
+use crate::extract::{JsonBody, idempotency_key, if_match, path_id, query_pairs, request_digest};
 use crate::openapi::responses::{
     BadRequest, Conflict, DatabaseUnavailable, Internal, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
@@ -15,7 +15,7 @@ use crate::openapi::responses::{
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ValidationErrors;
-use domain::task::{Priority, Sort, TaskFilter, TaskListQuery, TaskService, TaskStatus};
+use domain::task::{Cursor, Priority, Sort, TaskFilter, TaskListQuery, TaskService, TaskStatus};
 use utoipa::IntoParams;
 
 fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
@@ -310,10 +310,9 @@ pub async fn stats(caller: Caller, service: web::Data<TaskService>) -> Result<Ht
 pub async fn list(caller: Caller, service: web::Data<TaskService>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let query = list_query(req.query_string())?;
     let page = service.list(&caller.user, &query).await?;
-    Ok(HttpResponse::Ok().json(TaskPage {
-        items: page.items.iter().map(TaskResponse::from).collect(),
-        next_cursor: page.next.as_ref().map(cursor::encode),
-    }))
+    let sort = query.sort;
+    let body = crate::dto::page_json(&page, TaskResponse::from, |t| Cursor::after(t, sort), cursor::encode);
+    Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
 }
 
 /// The query parameters of `GET /api/v1/tasks`, for the document; [`list_query`] parses them.
@@ -375,8 +374,7 @@ pub fn list_query(raw: &str) -> Result<TaskListQuery, ApiError> {
             None
         }
     };
-    for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-        let (name, value) = (name.into_owned(), value.into_owned());
+    for (name, value) in query_pairs(raw, &mut errors) {
         if name != "status" && seen.contains(&name) {
             errors.add(name.clone(), "repeated", "may be given only once");
             continue;
@@ -401,11 +399,18 @@ pub fn list_query(raw: &str) -> Result<TaskListQuery, ApiError> {
             "q" => {
                 if value.chars().count() > 200 {
                     errors.add("q", "length", "must have at most 200 characters");
+                } else if value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+                    // The search text joins title and description with a control character,
+                    // which a search must not be able to match.
+                    errors.add("q", "format", "must not contain control characters other than tab and line breaks");
                 } else if !value.is_empty() {
                     filter.q = Some(value);
                 }
             }
             "due_before" | "due_after" => match dto::parse_instant(&value) {
+                Some(t) if !domain::clock::range::contains(&t) => {
+                    errors.add(name, "range", format!("must be between {}", domain::clock::range::DESCRIPTION))
+                }
                 Some(t) if name == "due_before" => filter.due_before = Some(t),
                 Some(t) => filter.due_after = Some(t),
                 None => errors.add(name, "format", "must be an RFC 3339 timestamp"),
@@ -461,6 +466,24 @@ mod tests {
         assert_eq!(q.filter.q.as_deref(), Some("50%"));
         assert_eq!((q.filter.overdue, q.filter.include_deleted, q.limit), (Some(true), true, 5));
         assert_eq!(q.sort.as_str(), "-due_date");
+    }
+
+    #[test]
+    fn nul_control_characters_and_dates_out_of_range_are_400s() {
+        let codes = |raw: &str| match list_query(raw) {
+            Err(ApiError::BadRequest { errors, .. }) => {
+                errors.iter().map(|e| format!("{}:{}", e.field, e.code)).collect::<Vec<_>>()
+            }
+            other => panic!("{raw}: expected a 400, got {other:?}"),
+        };
+        assert_eq!(codes("q=%00"), ["q:format"]);
+        assert_eq!(codes("q=a%1Fb"), ["q:format"]);
+        assert_eq!(codes("tag=x%00"), ["tag:format"]);
+        assert_eq!(codes("x%00=1"), ["x\u{fffd}:format"]);
+        assert_eq!(codes("due_before=9999-12-31T23:59:59-05:00"), ["due_before:range"]);
+        assert_eq!(codes("due_after=0001-01-01T00:00:00%2B01:00"), ["due_after:range"]);
+        assert!(list_query("q=line%0Abreak%09tab").is_ok());
+        assert!(list_query("due_before=9999-12-31T23:59:59.999999Z&due_after=0001-01-01T00:00:00Z").is_ok());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Conversations, messages and the rules for writing them.
 
-use crate::validation::ValidationErrors;
+use crate::validation::{NUL_MESSAGE, ValidationErrors, find_nul, no_nul};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -25,7 +25,10 @@ pub struct Conversation {
 /// A new conversation: an optional title of 1–200 characters after trimming.
 #[derive(Clone, Debug, PartialEq, Validate)]
 pub struct NewConversation {
-    #[validate(length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"))]
+    #[validate(
+        length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"),
+        custom(function = "no_nul")
+    )]
     title: Option<String>,
 }
 
@@ -60,10 +63,12 @@ impl ConversationPatch {
     pub fn parse(title: Option<Option<String>>) -> Result<Self, ValidationErrors> {
         let title = title.map(|t| t.map(|t| t.trim().to_owned()));
         let mut errors = ValidationErrors::new();
-        if let Some(Some(t)) = &title
-            && !(1..=200).contains(&t.chars().count())
-        {
-            errors.add("title", "length", "must have 1 to 200 characters after trimming");
+        if let Some(Some(t)) = &title {
+            if !(1..=200).contains(&t.chars().count()) {
+                errors.add("title", "length", "must have 1 to 200 characters after trimming");
+            } else if no_nul(t).is_err() {
+                errors.add("title", "format", NUL_MESSAGE);
+            }
         }
         errors.into_result(Self { title })
     }
@@ -112,7 +117,10 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Validate)]
 pub struct NewMessage {
     role: MessageRole,
-    #[validate(length(min = 1, max = 100_000, message = "must have 1 to 100000 characters"))]
+    #[validate(
+        length(min = 1, max = 100_000, message = "must have 1 to 100000 characters"),
+        custom(function = "no_nul")
+    )]
     content: String,
     metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -129,6 +137,11 @@ impl NewMessage {
             let size = serde_json::to_vec(metadata).map(|v| v.len()).unwrap_or(usize::MAX);
             if size > METADATA_MAX_BYTES {
                 errors.add("metadata", "size", format!("must be at most {METADATA_MAX_BYTES} bytes as JSON"));
+            } else if let Some(at) = metadata.iter().find_map(|(k, v)| {
+                let path = format!("metadata.{k}");
+                if k.contains('\0') { Some(path) } else { find_nul(v, &path) }
+            }) {
+                errors.add("metadata", "format", format!("{NUL_MESSAGE} (found at {at})"));
             }
         }
         errors.into_result(new)
@@ -213,6 +226,23 @@ mod tests {
         let big = json!({"blob": "x".repeat(METADATA_MAX_BYTES)}).as_object().cloned();
         let errors = NewMessage::parse(MessageRole::Tool, "x".into(), big).expect_err("too big");
         assert_eq!(errors.iter().next().map(|e| e.code.as_str()), Some("size"));
+    }
+
+    #[test]
+    fn nul_is_refused_in_titles_content_and_metadata() {
+        assert!(NewConversation::parse(Some("a\0".into())).is_err());
+        let errors = ConversationPatch::parse(Some(Some("\0".into()))).expect_err("nul");
+        assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["format"]);
+        let errors = NewMessage::parse(MessageRole::User, "hi\0".into(), None).expect_err("nul");
+        assert_eq!(
+            errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
+            [("content", "format")]
+        );
+        let metadata = json!({"tool": {"args": ["ok", "bad\u{0}"]}}).as_object().cloned();
+        let errors = NewMessage::parse(MessageRole::Tool, "x".into(), metadata).expect_err("nul");
+        let error = errors.iter().next().expect("one error");
+        assert_eq!((error.field.as_str(), error.code.as_str()), ("metadata", "format"));
+        assert!(error.message.contains("metadata.tool.args[1]"), "{}", error.message);
     }
 
     #[test]

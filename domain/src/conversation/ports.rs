@@ -3,6 +3,7 @@
 use super::model::{
     Conversation, ConversationCursor, ConversationListQuery, Message, MessageCursor, MessageListQuery, NewMessage,
 };
+use crate::DeleteOutcome;
 use crate::error::RepositoryError;
 use crate::page::Page;
 use crate::user::UserId;
@@ -34,8 +35,14 @@ pub trait ConversationRepository: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<Option<Result<Conversation, i32>>, RepositoryError>;
 
-    /// Deletes the conversation and, through the foreign key, its messages.
-    async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, RepositoryError>;
+    /// Deletes the conversation and, through the foreign key, its messages, if its version is
+    /// still `expected_version` (when given).
+    async fn delete(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        expected_version: Option<i32>,
+    ) -> Result<DeleteOutcome, RepositoryError>;
 
     /// Appends a message in one transaction: locks the conversation, times the message at
     /// `now` or just after the conversation's last message (whichever is later, so each

@@ -5,6 +5,7 @@ use super::model::{
     MessageListQuery, NewConversation, NewMessage,
 };
 use super::ports::ConversationRepository;
+use crate::DeleteOutcome;
 use crate::clock::Clock;
 use crate::error::{DomainError, Result};
 use crate::page::Page;
@@ -78,9 +79,16 @@ impl ConversationService {
         }
     }
 
+    /// Deletes a conversation and its messages; with `if_match`, only that version of it.
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
-    pub async fn delete(&self, user: &UserId, id: Uuid) -> Result<()> {
-        if self.repo.delete(user, id).await? { Ok(()) } else { Err(DomainError::NotFound) }
+    pub async fn delete(&self, user: &UserId, id: Uuid, if_match: Option<i32>) -> Result<()> {
+        match self.repo.delete(user, id, if_match).await? {
+            DeleteOutcome::Deleted => Ok(()),
+            DeleteOutcome::NotFound => Err(DomainError::NotFound),
+            DeleteOutcome::VersionMismatch { current } => {
+                Err(DomainError::PreconditionFailed { expected: if_match.unwrap_or_default(), current })
+            }
+        }
     }
 
     #[tracing::instrument(level = "debug", skip(self, message), fields(user = %user))]

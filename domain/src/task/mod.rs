@@ -5,7 +5,8 @@ mod model;
 mod ports;
 mod service;
 
+pub use crate::DeleteOutcome;
 pub use list::{Cursor, CursorKey, Direction, Sort, SortField, TaskFilter, TaskListQuery, TaskStats};
 pub use model::{NewTask, NewTaskFields, Priority, Recurrence, Task, TaskPatch, TaskStatus};
-pub use ports::{DeleteOutcome, IdempotencyKey, IdempotentInsert, TaskRepository};
+pub use ports::{IdempotencyKey, IdempotentInsert, TaskRepository};
 pub use service::{Created, TaskService};

@@ -1,7 +1,7 @@
 //! The task, its enumerations and the rules for creating and changing one.
 
 use crate::user::UserId;
-use crate::validation::ValidationErrors;
+use crate::validation::{NUL_MESSAGE, ValidationErrors, is_visible, no_nul};
 use chrono::{DateTime, Days, Months, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -96,15 +96,16 @@ impl Recurrence {
     }
 
     /// The due date one period later, in UTC. A monthly step from the 29th–31st lands on the
-    /// last day of a shorter month (Jan 31 → Feb 28).
-    pub fn advance(self, due: DateTime<Utc>) -> DateTime<Utc> {
+    /// last day of a shorter month (Jan 31 → Feb 28). `None` past the end of the instants the
+    /// service stores ([`crate::clock::range`]).
+    pub fn advance(self, due: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let next = match self {
             Self::Daily => due.checked_add_days(Days::new(1)),
             Self::Weekly => due.checked_add_days(Days::new(7)),
             // chrono clamps the day to the end of the target month.
             Self::Monthly => due.checked_add_months(Months::new(1)),
         };
-        next.unwrap_or(due)
+        next.filter(crate::clock::range::contains)
     }
 }
 
@@ -145,9 +146,12 @@ pub struct NewTaskFields {
 /// A new task that has passed every rule.
 #[derive(Clone, Debug, PartialEq, Validate)]
 pub struct NewTask {
-    #[validate(length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"))]
+    #[validate(
+        length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"),
+        custom(function = "no_nul")
+    )]
     title: String,
-    #[validate(length(max = 1000, message = "must have at most 1000 characters"))]
+    #[validate(length(max = 1000, message = "must have at most 1000 characters"), custom(function = "no_nul"))]
     description: Option<String>,
     status: TaskStatus,
     priority: Priority,
@@ -174,6 +178,7 @@ impl NewTask {
         };
         let mut errors: ValidationErrors = task.validate().err().map(Into::into).unwrap_or_default();
         check_tag_items(&task.tags, &mut errors);
+        check_due_date(task.due_date.as_ref(), &mut errors);
         errors.into_result(task)
     }
 
@@ -204,7 +209,10 @@ impl NewTask {
 /// field; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq, Validate)]
 pub struct TaskPatch {
-    #[validate(length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"))]
+    #[validate(
+        length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"),
+        custom(function = "no_nul")
+    )]
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub status: Option<TaskStatus>,
@@ -222,13 +230,18 @@ impl TaskPatch {
         patch.tags = patch.tags.map(normalize_tags);
         patch.due_date = patch.due_date.map(|d| d.map(|d| d.trunc_subsecs(6)));
         let mut errors: ValidationErrors = patch.validate().err().map(Into::into).unwrap_or_default();
-        if let Some(Some(description)) = &patch.description
-            && description.chars().count() > 1000
-        {
-            errors.add("description", "length", "must have at most 1000 characters");
+        if let Some(Some(description)) = &patch.description {
+            if description.chars().count() > 1000 {
+                errors.add("description", "length", "must have at most 1000 characters");
+            } else if no_nul(description).is_err() {
+                errors.add("description", "format", NUL_MESSAGE);
+            }
         }
         if let Some(tags) = &patch.tags {
             check_tag_items(tags, &mut errors);
+        }
+        if let Some(due_date) = &patch.due_date {
+            check_due_date(due_date.as_ref(), &mut errors);
         }
         errors.into_result(patch)
     }
@@ -298,7 +311,8 @@ impl Task {
             status: TaskStatus::Pending,
             priority: self.priority,
             tags: self.tags.clone(),
-            due_date: Some(recurrence.advance(due)),
+            // Past the last storable instant the series ends; the completion still stands.
+            due_date: Some(recurrence.advance(due)?),
             recurrence: Some(recurrence),
             completed_at: None,
             created_at: now,
@@ -336,7 +350,17 @@ fn check_tag_items(tags: &[String], errors: &mut ValidationErrors) {
         let length = tag.chars().count();
         if !(1..=32).contains(&length) {
             errors.add(format!("tags[{index}]"), "length", "must have 1 to 32 characters");
+        } else if no_nul(tag).is_err() {
+            errors.add(format!("tags[{index}]"), "format", NUL_MESSAGE);
+        } else if !tag.chars().any(is_visible) {
+            errors.add(format!("tags[{index}]"), "format", "must contain a visible character");
         }
+    }
+}
+
+fn check_due_date(due_date: Option<&DateTime<Utc>>, errors: &mut ValidationErrors) {
+    if due_date.is_some_and(|d| !crate::clock::range::contains(d)) {
+        errors.add("due_date", "range", format!("must be between {}", crate::clock::range::DESCRIPTION));
     }
 }
 
@@ -493,12 +517,71 @@ mod tests {
 
     #[test]
     fn recurrence_advances_by_one_period_and_clamps_month_ends() {
-        assert_eq!(Recurrence::Daily.advance(at(2025, 12, 31)), at(2026, 1, 1));
-        assert_eq!(Recurrence::Weekly.advance(at(2025, 2, 25)), at(2025, 3, 4));
-        assert_eq!(Recurrence::Monthly.advance(at(2025, 1, 31)), at(2025, 2, 28));
-        assert_eq!(Recurrence::Monthly.advance(at(2024, 1, 30)), at(2024, 2, 29));
-        assert_eq!(Recurrence::Monthly.advance(at(2025, 3, 31)), at(2025, 4, 30));
-        assert_eq!(Recurrence::Monthly.advance(at(2025, 12, 15)), at(2026, 1, 15));
+        assert_eq!(Recurrence::Daily.advance(at(2025, 12, 31)), Some(at(2026, 1, 1)));
+        assert_eq!(Recurrence::Weekly.advance(at(2025, 2, 25)), Some(at(2025, 3, 4)));
+        assert_eq!(Recurrence::Monthly.advance(at(2025, 1, 31)), Some(at(2025, 2, 28)));
+        assert_eq!(Recurrence::Monthly.advance(at(2024, 1, 30)), Some(at(2024, 2, 29)));
+        assert_eq!(Recurrence::Monthly.advance(at(2025, 3, 31)), Some(at(2025, 4, 30)));
+        assert_eq!(Recurrence::Monthly.advance(at(2025, 12, 15)), Some(at(2026, 1, 15)));
+    }
+
+    #[test]
+    fn a_series_ends_where_the_storable_instants_end() {
+        assert_eq!(Recurrence::Daily.advance(at(9999, 12, 31)), None);
+        assert_eq!(Recurrence::Weekly.advance(at(9999, 12, 25)), None);
+        assert_eq!(Recurrence::Weekly.advance(at(9999, 12, 24)), Some(at(9999, 12, 31)));
+        assert_eq!(Recurrence::Monthly.advance(at(9999, 12, 1)), None);
+        let user = UserId::parse("alice").expect("user");
+        let mut fields = fields("last");
+        fields.due_date = Some(at(9999, 12, 31));
+        fields.recurrence = Some(Recurrence::Daily);
+        fields.status = Some(TaskStatus::Completed);
+        let done = NewTask::parse(fields).expect("valid").into_task(&user, Uuid::now_v7(), at(2025, 1, 1));
+        assert_eq!(done.next_occurrence(Uuid::now_v7(), at(2025, 1, 1)), None);
+    }
+
+    #[test]
+    fn due_dates_outside_years_one_to_9999_are_refused() {
+        let with_due = |due: DateTime<Utc>| NewTaskFields { due_date: Some(due), ..fields("t") };
+        let late = DateTime::parse_from_rfc3339("9999-12-31T23:59:59-05:00").expect("t").with_timezone(&Utc);
+        let early = DateTime::parse_from_rfc3339("0001-01-01T00:00:00+01:00").expect("t").with_timezone(&Utc);
+        for due in [late, early] {
+            let errors = NewTask::parse(with_due(due)).expect_err("out of range");
+            assert_eq!(
+                errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
+                [("due_date", "range")]
+            );
+            let patch = TaskPatch { due_date: Some(Some(due)), ..TaskPatch::default() };
+            assert!(TaskPatch::parse(patch).is_err());
+        }
+        assert!(NewTask::parse(with_due(crate::clock::range::latest())).is_ok());
+        assert!(NewTask::parse(with_due(crate::clock::range::earliest())).is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_text_field() {
+        let errors = NewTask::parse(NewTaskFields {
+            title: "a\0b".into(),
+            description: Some("\0".into()),
+            tags: Some(vec!["x\0".into()]),
+            ..NewTaskFields::default()
+        })
+        .expect_err("nul");
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(found, [("description", "format"), ("title", "format"), ("tags[0]", "format")]);
+        let patch =
+            TaskPatch { title: Some("\0".into()), description: Some(Some("x\0".into())), ..TaskPatch::default() };
+        let errors = TaskPatch::parse(patch).expect_err("nul");
+        assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["format", "format"]);
+    }
+
+    #[test]
+    fn a_tag_needs_a_visible_character() {
+        for tag in [" ", "\u{1f}", "\t\n", "\u{200b}", "\u{feff} "] {
+            let errors = NewTask::parse(NewTaskFields { tags: Some(vec![tag.into()]), ..fields("t") }).expect_err(tag);
+            assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["format"], "{tag:?}");
+        }
+        assert!(NewTask::parse(NewTaskFields { tags: Some(vec![" a ".into(), "日本".into()]), ..fields("t") }).is_ok());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::list::{Cursor, TaskListQuery, TaskStats};
 use super::model::Task;
+use crate::DeleteOutcome;
 use crate::error::RepositoryError;
 use crate::page::Page;
 use crate::user::UserId;
@@ -28,16 +29,6 @@ pub enum IdempotentInsert {
     Replay(Task),
     /// The key was used for a different request.
     DifferentRequest,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeleteOutcome {
-    Deleted,
-    NotFound,
-    /// The `If-Match` version was not the current one.
-    VersionMismatch {
-        current: i32,
-    },
 }
 
 /// Storage of tasks. Every method is scoped to one user; another user's task behaves exactly
@@ -94,4 +85,8 @@ pub trait TaskRepository: Send + Sync + std::fmt::Debug {
 
     /// Counts computed by the database.
     async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError>;
+
+    /// Deletes at most `limit` idempotency keys created before `expired_before`, in one
+    /// statement; how many it deleted.
+    async fn purge_expired_keys(&self, expired_before: DateTime<Utc>, limit: u64) -> Result<u64, RepositoryError>;
 }

@@ -2,17 +2,24 @@
 
 use super::list::{Cursor, TaskListQuery, TaskStats};
 use super::model::{NewTask, Task, TaskPatch};
-use super::ports::{DeleteOutcome, IdempotencyKey, IdempotentInsert, TaskRepository};
+use super::ports::{IdempotencyKey, IdempotentInsert, TaskRepository};
+use crate::DeleteOutcome;
 use crate::clock::Clock;
 use crate::error::{DomainError, Result};
 use crate::page::Page;
 use crate::user::UserId;
 use chrono::Duration;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// How long an idempotency key keeps its first response.
 pub const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
+/// Idempotency keys deleted per statement when purging: small enough that one purge never
+/// holds many row locks or a long transaction.
+pub const PURGE_BATCH: u64 = 1000;
+/// Batches one purge runs at most; the next purge goes on where it stopped.
+const PURGE_BATCHES: usize = 100;
 /// Attempts at a read-modify-write without `If-Match` before giving up with a conflict. Each
 /// round at least one concurrent writer wins, so this many writers on one task all succeed.
 const UPDATE_ATTEMPTS: usize = 16;
@@ -28,11 +35,13 @@ pub struct Created {
 pub struct TaskService {
     repo: Arc<dyn TaskRepository>,
     clock: Arc<dyn Clock>,
+    /// Whether a key was written since the last purge (see [`TaskService::purge_expired_keys`]).
+    keys_written: Arc<AtomicBool>,
 }
 
 impl TaskService {
     pub fn new(repo: Arc<dyn TaskRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { repo, clock }
+        Self { repo, clock, keys_written: Arc::default() }
     }
 
     /// Creates a task. With an idempotency key (and the request's digest), a retry within
@@ -47,6 +56,7 @@ impl TaskService {
             return Ok(Created { task, replayed: false });
         };
         let key = IdempotencyKey { user: user.clone(), scope: "tasks.create", key, request_hash };
+        self.keys_written.store(true, Ordering::Relaxed);
         match self.repo.insert_idempotent(&key, &task, now - IDEMPOTENCY_TTL).await? {
             IdempotentInsert::Inserted => Ok(Created { task, replayed: false }),
             IdempotentInsert::Replay(first) => Ok(Created { task: first, replayed: true }),
@@ -117,6 +127,35 @@ impl TaskService {
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     pub async fn list(&self, user: &UserId, query: &TaskListQuery) -> Result<Page<Task, Cursor>> {
         Ok(self.repo.list(user, query, self.clock.now()).await?)
+    }
+
+    /// Deletes the idempotency keys past [`IDEMPOTENCY_TTL`], [`PURGE_BATCH`] at a time, if a
+    /// key was written through this service since its last purge: storage then holds only the
+    /// keys of the last day (plus one purge interval), and an instance that serves no creates
+    /// never touches the database for it (an idle Neon compute stays suspended). Expired keys
+    /// are never answered from, purged or not. How many were deleted.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn purge_expired_keys(&self) -> Result<u64> {
+        if !self.keys_written.swap(false, Ordering::Relaxed) {
+            return Ok(0);
+        }
+        let mut purged = 0;
+        for _ in 0..PURGE_BATCHES {
+            let deleted = match self.repo.purge_expired_keys(self.clock.now() - IDEMPOTENCY_TTL, PURGE_BATCH).await {
+                Ok(deleted) => deleted,
+                Err(error) => {
+                    // Try again at the next purge.
+                    self.keys_written.store(true, Ordering::Relaxed);
+                    return Err(error.into());
+                }
+            };
+            purged += deleted;
+            if deleted < PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
+        self.keys_written.store(true, Ordering::Relaxed);
+        Ok(purged)
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]

@@ -98,6 +98,19 @@ fn classify_message(message: &str) -> Failure {
     }
 }
 
+/// Every `kind` label of `db_errors_total`: each failure's, and `circuit_open` (a call the
+/// open circuit breaker refused without trying).
+pub const ERROR_KINDS: [&str; 8] = [
+    "connection",
+    "pool_exhausted",
+    "server_unavailable",
+    "statement_timeout",
+    "serialization_conflict",
+    "busy",
+    "permanent",
+    "circuit_open",
+];
+
 impl Failure {
     /// The `kind` label of the `db_errors_total` metric.
     pub fn label(self) -> &'static str {
@@ -142,6 +155,21 @@ pub fn failure_to_repository_error(error: DbErr, failure: Failure) -> Repository
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_failure_label_is_a_documented_kind() {
+        let failures = [
+            Failure::Transient(TransientKind::Connection),
+            Failure::Transient(TransientKind::PoolExhausted),
+            Failure::Transient(TransientKind::ServerUnavailable),
+            Failure::Transient(TransientKind::StatementTimeout),
+            Failure::Transient(TransientKind::Conflict),
+            Failure::Transient(TransientKind::Busy),
+            Failure::Permanent,
+        ];
+        let labels: Vec<&str> = failures.iter().map(|f| f.label()).chain(["circuit_open"]).collect();
+        assert_eq!(labels, ERROR_KINDS);
+    }
 
     #[test]
     fn postgres_codes_are_classified() {

@@ -9,7 +9,7 @@ use domain::conversation::{
     Conversation, ConversationCursor, ConversationListQuery, ConversationRepository, Message, MessageCursor,
     MessageListQuery, MessageOrder, MessageRole, NewMessage,
 };
-use domain::{Page, RepositoryError, UserId};
+use domain::{DeleteOutcome, Page, RepositoryError, UserId};
 use entity::{conversation, message};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -181,7 +181,7 @@ impl SeaConversationRepository {
         user: &UserId,
         conversation_id: Uuid,
         query: &MessageListQuery,
-    ) -> Result<Option<Rows>, DbErr> {
+    ) -> Result<Option<(Rows, bool)>, DbErr> {
         let order = if query.order == MessageOrder::Asc { Order::Asc } else { Order::Desc };
         // Ownership is checked in the same statement; only an empty page costs a second one.
         let mut select = message::Entity::find()
@@ -202,13 +202,15 @@ impl SeaConversationRepository {
             .order_by(message::Column::CreatedAt, order.clone())
             .order_by(message::Column::Id, order)
             .limit(query.limit + 1);
-        let rows = rows::fetch_all(&self.db, select.build(self.db.get_database_backend())).await?;
+        // Messages may be 100,000 characters each: reading stops at a page's worth of text.
+        let statement = select.build(self.db.get_database_backend());
+        let (rows, cut) = rows::fetch_bounded(&self.db, statement, "content", domain::MAX_PAGE_BYTES).await?;
         if rows.is_empty()
             && conversation::Entity::find().filter(owned(user, conversation_id)).one(&self.db).await?.is_none()
         {
             return Ok(None);
         }
-        Ok(Some(rows))
+        Ok(Some((rows, cut)))
     }
 }
 
@@ -310,12 +312,31 @@ impl ConversationRepository for SeaConversationRepository {
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
-    async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, RepositoryError> {
+    async fn delete(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        expected_version: Option<i32>,
+    ) -> Result<DeleteOutcome, RepositoryError> {
         let result = self
             .guard
-            .run(Safety::Write, |_| conversation::Entity::delete_many().filter(owned(user, id)).exec(&self.db))
+            .run(Safety::Write, |_| {
+                let mut delete = conversation::Entity::delete_many().filter(owned(user, id));
+                if let Some(version) = expected_version {
+                    delete = delete.filter(conversation::Column::Version.eq(version));
+                }
+                delete.exec(&self.db)
+            })
             .await?;
-        Ok(result.rows_affected == 1)
+        if result.rows_affected == 1 {
+            return Ok(DeleteOutcome::Deleted);
+        }
+        if expected_version.is_some()
+            && let Some(current) = self.find(user, id).await?
+        {
+            return Ok(DeleteOutcome::VersionMismatch { current: current.version });
+        }
+        Ok(DeleteOutcome::NotFound)
     }
 
     #[tracing::instrument(level = "debug", skip(self, new), fields(user = %user))]
@@ -355,16 +376,16 @@ impl ConversationRepository for SeaConversationRepository {
         conversation_id: Uuid,
         query: &MessageListQuery,
     ) -> Result<Option<Page<Message, MessageCursor>>, RepositoryError> {
-        let Some(rows) = self.guard.run(Safety::Read, |_| self.message_rows(user, conversation_id, query)).await?
+        let Some((rows, cut)) =
+            self.guard.run(Safety::Read, |_| self.message_rows(user, conversation_id, query)).await?
         else {
             return Ok(None);
         };
         let rows = rows.messages()?;
         let order = query.order;
-        Ok(Some(Page::from_overfetch(rows, query.limit, |m: &Message| MessageCursor {
-            order,
-            created_at: m.created_at,
-            id: m.id,
-        })))
+        let cursor_of = |m: &Message| MessageCursor { order, created_at: m.created_at, id: m.id };
+        // A cut read holds one row past the page, like an overfetch.
+        let limit = if cut { u64::try_from(rows.len() - 1).unwrap_or(query.limit) } else { query.limit };
+        Ok(Some(Page::from_overfetch(rows, Ord::min(limit, query.limit), cursor_of)))
     }
 }

@@ -104,6 +104,53 @@ pub(super) async fn fetch_all(db: &DatabaseConnection, statement: Statement) -> 
     }
 }
 
+/// Like [`fetch_all`], but reads the rows as they arrive and stops once those held carry more
+/// than `max_bytes` of `column`'s text, with at least two rows held: the page the caller cuts
+/// from them then has at least one row and knows that more remain. `true` when it stopped
+/// early. The replies it did not read are drained by the connection's next user (sqlx waits
+/// for the server to be ready before every statement), so memory holds one page's worth,
+/// whatever the rows' sizes.
+pub(super) async fn fetch_bounded(
+    db: &DatabaseConnection,
+    statement: Statement,
+    column: &str,
+    max_bytes: usize,
+) -> Result<(Rows, bool), DbErr> {
+    use futures::TryStreamExt;
+    let Statement { sql, values, .. } = statement;
+    let values = SqlxValues(values.unwrap_or(sea_orm::sea_query::Values(Vec::new())));
+    let query = sqlx::AssertSqlSafe(sql);
+    macro_rules! read {
+        ($pool:expr, $variant:ident) => {{
+            let mut conn = $pool.acquire().await.map_err(acquire_err)?;
+            let started = std::time::Instant::now();
+            let mut stream = sqlx::query_with(query, values).fetch(&mut *conn);
+            let (mut rows, mut held, mut cut) = (Vec::new(), 0_usize, false);
+            let outcome = loop {
+                match stream.try_next().await {
+                    Ok(Some(row)) => {
+                        held += row.try_get::<&str, _>(column).map_or(0, str::len);
+                        rows.push(row);
+                        if held > max_bytes && rows.len() >= 2 {
+                            cut = true;
+                            break Ok(());
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(error) => break Err(query_err(error)),
+                }
+            };
+            drop(stream);
+            statements::record_statement(started.elapsed());
+            outcome.map(|()| (Rows::$variant(rows), cut))
+        }};
+    }
+    match db.get_database_backend() {
+        DbBackend::Postgres => read!(db.get_postgres_connection_pool(), Postgres),
+        _ => read!(db.get_sqlite_connection_pool(), Sqlite),
+    }
+}
+
 /// A column that sqlx could not decode: the schema and the code disagree.
 fn undecodable(what: &str, error: sqlx::Error) -> RepositoryError {
     corrupt(format!("{what} row: {error}"))

@@ -530,6 +530,25 @@ impl TaskRepository for SeaTaskRepository {
         }
         Ok(stats)
     }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn purge_expired_keys(&self, expired_before: DateTime<Utc>, limit: u64) -> Result<u64, RepositoryError> {
+        use idempotency_key::Column;
+        let expired = sea_orm::sea_query::Query::select()
+            .columns([Column::UserId, Column::Scope, Column::Key])
+            .from(idempotency_key::Entity)
+            .and_where(Column::CreatedAt.lt(expired_before))
+            .limit(limit)
+            .to_owned();
+        let key = Expr::tuple([Expr::col(Column::UserId), Expr::col(Column::Scope), Expr::col(Column::Key)]);
+        let deleted = self
+            .guard
+            .run(Safety::Idempotent, |_| {
+                idempotency_key::Entity::delete_many().filter(key.clone().in_subquery(expired.clone())).exec(&self.db)
+            })
+            .await?;
+        Ok(deleted.rows_affected)
+    }
 }
 
 /// What one attempt of an idempotent create found.
