@@ -311,6 +311,19 @@ impl TestApp {
         Self::start(settings, Some(db)).await
     }
 
+    /// Starts the service on a fresh, migrated database with `extra` variables over the test
+    /// settings.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let db = TestDatabase::migrated().await;
+        let settings = settings_for(&db, extra);
+        Self::start(settings, Some(db)).await
+    }
+
+    /// The port the service listens on.
+    pub fn port(&self) -> u16 {
+        self.address.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+    }
+
     /// Starts the service with the given settings.
     pub async fn start(settings: Settings, db: Option<TestDatabase>) -> Self {
         init_test_logging();

@@ -15,6 +15,7 @@ mod database;
 mod errors;
 mod health;
 mod helpers;
+mod limits;
 mod migrations;
 mod openapi;
 mod operations;
