@@ -358,16 +358,11 @@ impl Modify for Conventions {
                     .parameter_in(ParameterIn::Header)
                     .required(Required::False)
                     .description(Some(
-                        "A request id of 1-200 visible ASCII characters to use instead of one the server makes; \
-                         anything else is ignored. Echoed in the response.",
+                        "A request id to use instead of one the server makes, when it has 1-200 visible ASCII \
+                         characters (`^[!-~]{1,200}$`); any other value is ignored, not refused. Echoed in the \
+                         response.",
                     ))
-                    .schema(Some(
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .min_length(Some(1))
-                            .max_length(Some(200))
-                            .pattern(Some("^[!-~]+$")),
-                    ))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
                     .build(),
             ),
         );

@@ -60,7 +60,12 @@ pub async fn middleware(
                 v.starts_with(b"application/problem+json") || v.starts_with(b"application/json")
             });
             if res.status().as_u16() >= 400 && !is_json {
-                let response = CURRENT.sync_scope(id.clone(), || ApiError::for_status(res.status()).error_response());
+                let mut response =
+                    CURRENT.sync_scope(id.clone(), || ApiError::for_status(res.status()).error_response());
+                // A 405's `Allow` (RFC 9110 requires it) names what the path does support.
+                if let Some(allow) = res.headers().get(header::ALLOW) {
+                    response.headers_mut().insert(header::ALLOW, allow.clone());
+                }
                 let (req, _) = res.into_parts();
                 res = ServiceResponse::new(req, response);
             }

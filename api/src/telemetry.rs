@@ -41,18 +41,26 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     };
     // Filters are per layer, so RUST_LOG limits the log output but not the wait counter.
     let _ = tracing_subscriber::registry()
-        .with(output.with_filter(filter.and(never_secret())))
+        .with(output.with_filter(filter.and(never_shown())))
         .with(infrastructure::database::pool_events::layer())
         .try_init();
     guard
 }
 
-/// sea-orm's driver opens a TRACE span on connect that records its whole `ConnectOptions`,
-/// connection string and password included. No `RUST_LOG` setting may show it. A static
-/// filter (not a closure) so that the maximum level stays known and disabled `trace!` calls
-/// everywhere stay free.
-fn never_secret() -> Targets {
-    Targets::new().with_default(LevelFilter::TRACE).with_target("sea_orm::driver", LevelFilter::DEBUG)
+/// What no `RUST_LOG` setting may show:
+/// - sea-orm's driver opens a TRACE span on connect that records its whole `ConnectOptions`,
+///   connection string and password included;
+/// - actix-http's connection dispatcher logs a request it cannot parse at ERROR: any client
+///   could fill the log (and stall the workers behind its queue) with lines about its own
+///   malformed bytes, which are answered 400 or 431 and closed.
+///
+/// A static filter (not a closure) so that the maximum level stays known and disabled
+/// `trace!` calls everywhere stay free.
+fn never_shown() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("sea_orm::driver", LevelFilter::DEBUG)
+        .with_target("actix_http::h1::dispatcher", LevelFilter::OFF)
 }
 
 /// The root span of every request: method, route template, path, status and the request id

@@ -70,8 +70,12 @@ domain_enum_schema!(
 #[derive(Debug, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationRequest {
-    /// `null` (or absent) for no title, else 1-200 characters after trimming.
-    #[schema(min_length = 1, max_length = 200)]
+    /// `null` (or absent) for no title, else 1-200 characters after trimming. No U+0000.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     pub title: Option<String>,
 }
 
@@ -80,8 +84,12 @@ pub struct CreateConversationRequest {
 #[derive(Debug, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatchRequest {
-    /// 1-200 characters after trimming; `null` clears it.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1-200 characters after trimming; `null` clears it. No U+0000.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     pub title: Option<String>,
 }
 
@@ -90,11 +98,12 @@ pub struct ConversationPatchRequest {
 #[serde(deny_unknown_fields)]
 pub struct NewMessageRequest {
     pub role: MessageRoleSchema,
-    /// 1-100,000 characters (not bytes).
-    #[schema(min_length = 1, max_length = 100_000)]
+    /// 1-100,000 characters (not bytes). No U+0000.
+    #[schema(min_length = 1, max_length = 100_000, pattern = r"^[^\u0000]*$")]
     pub content: String,
-    /// `null` or a JSON object of at most 16 KiB (16,384 bytes) as compact JSON; anything else is
-    /// a 422 on `metadata` (code `type`, or `size` when too large).
+    /// `null` or a JSON object of at most 16 KiB (16,384 bytes) as compact JSON, with no U+0000 in
+    /// any key or string; anything else is a 422 on `metadata` (code `type`, `size` when too
+    /// large, `format` for U+0000).
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, Value>>,
 }

@@ -89,6 +89,22 @@ pub fn serialize_optional_timestamp<S: serde::Serializer>(
     }
 }
 
+/// The text rules of the request schemas as ECMA-262 patterns (what OpenAPI tools check), each
+/// held to the service's own rule by a unit test.
+pub mod patterns {
+    /// Any text without U+0000.
+    pub const TEXT: &str = r"^[^\u0000]*$";
+    /// A title: no U+0000, and something left after trimming white space.
+    pub const TITLE: &str =
+        r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$";
+    /// A tag: no U+0000, and a visible character.
+    pub const TAG: &str = r"^[^\u0000]*[^\u0000-\u0020\u007f-\u00a0\u00ad\u034f\u1680\u180e\u2000-\u200f\u2028\u2029\u202f\u205f-\u2064\u3000\ufe00-\ufe0f\ufeff][^\u0000]*$";
+    /// `q`: no control character but tab and line breaks.
+    pub const QUERY: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+    /// An `Idempotency-Key`: what a header value can carry.
+    pub const HEADER: &str = r"^[\t -~]+$";
+}
+
 /// Room kept for the end of a page, `],"next_cursor":"<cursor>"}`: cursors are short base64.
 const PAGE_TAIL_BYTES: usize = 512;
 
@@ -314,6 +330,60 @@ pub(crate) mod doc_tests {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// Every pattern the document states is one of [`patterns`], and each says what the
+    /// service's own rule says, character by character.
+    #[test]
+    fn the_documented_text_patterns_are_the_rules_the_service_applies() {
+        use domain::task::{NewTask, NewTaskFields};
+        let all = [patterns::TEXT, patterns::TITLE, patterns::TAG, patterns::QUERY, patterns::HEADER];
+        let doc = serde_json::to_value(crate::openapi::document()).expect("json");
+        fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::String(p)) = map.get("pattern") {
+                        found.push(p.clone());
+                    }
+                    map.values().for_each(|v| walk(v, found));
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        walk(&doc, &mut found);
+        assert!(found.len() >= 8, "{found:?}");
+        for pattern in &found {
+            assert!(all.contains(&pattern.as_str()), "{pattern} is not one of the known patterns");
+        }
+        let compiled: std::collections::HashMap<&str, regex::Regex> =
+            all.iter().map(|p| (*p, regex::Regex::new(p).expect("a pattern"))).collect();
+        let matches = |pattern: &str, text: &str| compiled[pattern].is_match(text);
+        let samples: Vec<String> = (0_u32..0x3100)
+            .chain([0xfe00, 0xfe0f, 0xfeff, 0x1f642])
+            .filter_map(char::from_u32)
+            .map(String::from)
+            .collect();
+        for sample in &samples {
+            let title_ok = NewTask::parse(NewTaskFields { title: sample.clone(), ..NewTaskFields::default() }).is_ok();
+            assert_eq!(matches(patterns::TITLE, sample), title_ok, "title {sample:?}");
+            let tag_ok = NewTask::parse(NewTaskFields {
+                title: "t".into(),
+                tags: Some(vec![sample.clone()]),
+                ..NewTaskFields::default()
+            })
+            .is_ok();
+            assert_eq!(matches(patterns::TAG, sample), tag_ok, "tag {sample:?}");
+            assert_eq!(matches(patterns::TEXT, sample), !sample.contains('\0'), "text {sample:?}");
+            let query = format!("q={}", url::form_urlencoded::byte_serialize(sample.as_bytes()).collect::<String>());
+            assert_eq!(
+                matches(patterns::QUERY, sample),
+                crate::routes::tasks::list_query(&query).is_ok(),
+                "q {sample:?}"
+            );
+        }
+        assert!(matches(patterns::TITLE, "  a  ") && !matches(patterns::TITLE, " \u{3000} "));
+    }
 
     #[test]
     fn a_page_is_cut_before_its_json_passes_a_mebibyte() {

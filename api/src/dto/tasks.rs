@@ -137,7 +137,10 @@ impl utoipa::PartialSchema for TagSchema {
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(32))
-            .description(Some("1-32 characters (not bytes); stored and returned lowercased."))
+            .pattern(Some(super::patterns::TAG))
+            .description(Some(
+                "1-32 characters (not bytes), at least one of them visible, no U+0000; stored and returned lowercased.",
+            ))
             .into()
     }
 }
@@ -155,11 +158,15 @@ impl ToSchema for TagSchema {
 #[derive(Debug, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
-    /// 1-200 characters after trimming; surrounding white space is removed.
-    #[schema(min_length = 1, max_length = 200)]
+    /// 1-200 characters after trimming; surrounding white space is removed. No U+0000.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     pub title: String,
-    /// At most 1000 characters, or `null`.
-    #[schema(max_length = 1000)]
+    /// At most 1000 characters, or `null`. No U+0000.
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
     /// Defaults to `pending`.
     #[schema(required = false, default = "pending")]
@@ -167,10 +174,11 @@ pub struct CreateTaskRequest {
     /// Defaults to `medium`.
     #[schema(required = false, default = "medium")]
     pub priority: PrioritySchema,
-    /// Up to 10 tags, lowercased; duplicates (after lowercasing) are stored once, in the order given.
+    /// Up to 10 tags as sent, lowercased; duplicates (after lowercasing) are stored once, in the order given.
     #[schema(required = false, max_items = 10)]
     pub tags: Vec<TagSchema>,
-    /// An RFC 3339 timestamp with any offset (stored as the instant), or `null`.
+    /// An RFC 3339 timestamp with any offset (stored as the instant), or `null`; the instant must
+    /// lie within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z (else code `range`).
     pub due_date: Option<DateTime<Utc>>,
     /// `null` for a task that does not repeat.
     pub recurrence: Option<RecurrenceSchema>,
@@ -184,17 +192,22 @@ pub struct CreateTaskRequest {
 #[derive(Debug, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatchRequest {
-    /// 1-200 characters after trimming.
-    #[schema(required = false, min_length = 1, max_length = 200)]
+    /// 1-200 characters after trimming. No U+0000.
+    #[schema(
+        required = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$"
+    )]
     pub title: String,
-    /// At most 1000 characters; `null` clears it.
-    #[schema(max_length = 1000)]
+    /// At most 1000 characters; `null` clears it. No U+0000.
+    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
     pub description: Option<String>,
     #[schema(required = false)]
     pub status: TaskStatusSchema,
     #[schema(required = false)]
     pub priority: PrioritySchema,
-    /// Replaces the tags: up to 10, lowercased, duplicates stored once.
+    /// Replaces the tags: up to 10 as sent, lowercased, duplicates stored once.
     #[schema(required = false, max_items = 10)]
     pub tags: Vec<TagSchema>,
     /// An RFC 3339 timestamp with any offset; `null` clears it.

@@ -211,8 +211,9 @@ pub async fn update(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let expected = if_match(&req)?;
+    // A body that could never apply is a 422 whatever version If-Match names.
     let patch = dto::conversation_patch(body.0)?;
+    let expected = if_match(&req)?;
     let conversation = service.update(&caller.user, id, patch, expected).await?;
     Ok(conversation_response(StatusCode::OK, &conversation))
 }

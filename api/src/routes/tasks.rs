@@ -46,6 +46,7 @@ fn task_response(status: actix_web::http::StatusCode, task: &domain::task::Task)
     security(("bearer" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+            pattern = r"^[\t -~]+$",
             description = "1-255 characters; makes the create safe to retry for 24 hours (per user)."),
     ),
     request_body(content((CreateTaskRequest = "application/json")),
@@ -195,8 +196,9 @@ pub async fn update(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let expected = if_match(&req)?;
+    // A body that could never apply is a 422 whatever version If-Match names.
     let patch = dto::task_patch(body.0)?;
+    let expected = if_match(&req)?;
     let task = service.update(&caller.user, id, patch, expected).await?;
     Ok(task_response(actix_web::http::StatusCode::OK, &task))
 }
@@ -326,18 +328,23 @@ pub struct TaskListParams {
     /// Tasks with this priority.
     #[param(required = false)]
     pub priority: PrioritySchema,
-    /// Tasks carrying this tag (1-32 characters, matched lowercased).
-    #[param(required = false, min_length = 1, max_length = 32)]
+    /// Tasks carrying this tag (1-32 characters, matched lowercased; no U+0000).
+    #[param(required = false, min_length = 1, max_length = 32, pattern = r"^[^\u0000]*$")]
     pub tag: String,
     /// A case-insensitive literal substring of the title or description (`%` and `_` match
     /// themselves); at most 200 characters; empty means no filter. SQLite folds only ASCII letters
     /// for it, PostgreSQL folds all of Unicode.
-    #[param(required = false, max_length = 200)]
+    #[param(
+        required = false,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+    )]
     pub q: String,
-    /// Tasks due before this instant (RFC 3339; exclusive).
+    /// Tasks due before this instant (RFC 3339; exclusive; within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z,
+    /// else a 400 `range`).
     #[param(required = false)]
     pub due_before: chrono::DateTime<chrono::Utc>,
-    /// Tasks due after this instant (RFC 3339; exclusive).
+    /// Tasks due after this instant (RFC 3339; exclusive; within the same range).
     #[param(required = false)]
     pub due_after: chrono::DateTime<chrono::Utc>,
     /// `true`: only overdue tasks (due date in the past, not completed); `false`: only tasks that

@@ -155,7 +155,6 @@ pub struct NewTask {
     description: Option<String>,
     status: TaskStatus,
     priority: Priority,
-    #[validate(length(max = 10, message = "at most 10 tags"))]
     tags: Vec<String>,
     due_date: Option<DateTime<Utc>>,
     recurrence: Option<Recurrence>,
@@ -165,6 +164,8 @@ impl NewTask {
     /// Normalises (title trimmed; tags lowercased, duplicates dropped) and checks every rule,
     /// reporting every broken one.
     pub fn parse(fields: NewTaskFields) -> Result<Self, ValidationErrors> {
+        // Counted as sent: "up to 10" holds before duplicates are merged, as the schema says.
+        let sent_tags = fields.tags.as_ref().map_or(0, Vec::len);
         let task = Self {
             title: fields.title.trim().to_owned(),
             description: fields.description,
@@ -177,6 +178,7 @@ impl NewTask {
             recurrence: fields.recurrence,
         };
         let mut errors: ValidationErrors = task.validate().err().map(Into::into).unwrap_or_default();
+        check_tag_count(sent_tags, &mut errors);
         check_tag_items(&task.tags, &mut errors);
         check_due_date(task.due_date.as_ref(), &mut errors);
         errors.into_result(task)
@@ -217,7 +219,6 @@ pub struct TaskPatch {
     pub description: Option<Option<String>>,
     pub status: Option<TaskStatus>,
     pub priority: Option<Priority>,
-    #[validate(length(max = 10, message = "at most 10 tags"))]
     pub tags: Option<Vec<String>>,
     pub due_date: Option<Option<DateTime<Utc>>>,
     pub recurrence: Option<Option<Recurrence>>,
@@ -226,6 +227,7 @@ pub struct TaskPatch {
 impl TaskPatch {
     /// Normalises like [`NewTask::parse`] and checks the rules of the fields present.
     pub fn parse(mut patch: TaskPatch) -> Result<Self, ValidationErrors> {
+        let sent_tags = patch.tags.as_ref().map_or(0, Vec::len);
         patch.title = patch.title.map(|t| t.trim().to_owned());
         patch.tags = patch.tags.map(normalize_tags);
         patch.due_date = patch.due_date.map(|d| d.map(|d| d.trunc_subsecs(6)));
@@ -238,6 +240,7 @@ impl TaskPatch {
             }
         }
         if let Some(tags) = &patch.tags {
+            check_tag_count(sent_tags, &mut errors);
             check_tag_items(tags, &mut errors);
         }
         if let Some(due_date) = &patch.due_date {
@@ -345,6 +348,12 @@ fn normalize_tags(tags: Vec<String>) -> Vec<String> {
     tags.into_iter().map(|t| t.to_lowercase()).filter(|t| seen.insert(t.clone())).collect()
 }
 
+fn check_tag_count(sent: usize, errors: &mut ValidationErrors) {
+    if sent > 10 {
+        errors.add("tags", "length", "at most 10 tags");
+    }
+}
+
 fn check_tag_items(tags: &[String], errors: &mut ValidationErrors) {
     for (index, tag) in tags.iter().enumerate() {
         let length = tag.chars().count();
@@ -412,7 +421,7 @@ mod tests {
         })
         .expect_err("invalid");
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["description", "tags", "title", "tags[11]"]);
+        assert_eq!(fields, ["description", "title", "tags", "tags[11]"]);
     }
 
     #[test]
@@ -424,15 +433,14 @@ mod tests {
         })
         .expect("valid");
         assert_eq!(t.tags, ["home", "work", "ärger"]);
-        let eleven_with_duplicates: Vec<String> = (0..10).map(|i| format!("t{i}")).chain(["T0".to_owned()]).collect();
-        assert!(
-            NewTask::parse(NewTaskFields {
-                title: "t".into(),
-                tags: Some(eleven_with_duplicates),
-                ..NewTaskFields::default()
-            })
-            .is_ok()
-        );
+        let ten_with_duplicates: Vec<String> = (0..9).map(|i| format!("t{i}")).chain(["T0".to_owned()]).collect();
+        let t = NewTask::parse(NewTaskFields {
+            title: "t".into(),
+            tags: Some(ten_with_duplicates),
+            ..NewTaskFields::default()
+        })
+        .expect("valid");
+        assert_eq!(t.tags.len(), 9);
         let too_long = NewTask::parse(NewTaskFields {
             title: "t".into(),
             tags: Some(vec!["x".repeat(33)]),
@@ -573,6 +581,18 @@ mod tests {
             TaskPatch { title: Some("\0".into()), description: Some(Some("x\0".into())), ..TaskPatch::default() };
         let errors = TaskPatch::parse(patch).expect_err("nul");
         assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["format", "format"]);
+    }
+
+    #[test]
+    fn at_most_ten_tags_may_be_sent_even_when_duplicates_would_merge() {
+        let tags = |n: usize| Some(vec!["same".to_owned(); n]);
+        assert!(NewTask::parse(NewTaskFields { tags: tags(10), ..fields("t") }).is_ok());
+        let errors = NewTask::parse(NewTaskFields { tags: tags(11), ..fields("t") }).expect_err("eleven");
+        assert_eq!(
+            errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
+            [("tags", "length")]
+        );
+        assert!(TaskPatch::parse(TaskPatch { tags: tags(11), ..TaskPatch::default() }).is_err());
     }
 
     #[test]
