@@ -9,7 +9,9 @@
 //! database is down requests and readiness answer 503 within 2 s, and they report how long
 //! the service took to succeed again after the database returned.
 
-use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, settings_for, skip, token_for};
+use crate::helpers::{
+    Backend, TestApp, TestDatabase, TestUser, retry_after, send_waiting_out_429, settings_for, skip, token_for,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -36,13 +38,21 @@ async fn service() -> (TestApp, TestUser) {
     (app, user)
 }
 
-/// Clients creating tasks with idempotency keys, retrying each until it is acknowledged.
+/// Clients creating tasks with idempotency keys as the README tells a client to: each create is
+/// sent again with its key until it is acknowledged, after `Retry-After` on a 429 or a 503 and
+/// after a short pause on a 409 (its twin still in flight) or a connection error. Each client
+/// waits [`PACE`] between creates, so together they stay under the shipped per-user rate limit
+/// and the tests run with it on.
 struct Workload {
     stop: Arc<AtomicBool>,
     acknowledged: Arc<Mutex<Vec<String>>>,
     statuses: Arc<Mutex<BTreeMap<u16, u64>>>,
     clients: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// A client's pause between two creates: four clients make at most 80 a second, under the
+/// shipped 100 per user.
+const PACE: Duration = Duration::from_millis(50);
 
 impl Workload {
     fn start(app: &TestApp, user: &TestUser, clients: usize) -> Self {
@@ -58,7 +68,7 @@ impl Workload {
                     while !stop.load(Ordering::Relaxed) {
                         let key = uuid::Uuid::now_v7().to_string();
                         let body = json!({"title": format!("created under load {key}")});
-                        // Retry this create with the same key until it is acknowledged.
+                        // Send this create with the same key until it is acknowledged.
                         let deadline = Instant::now() + Duration::from_secs(30);
                         while Instant::now() < deadline {
                             let sent = client
@@ -74,16 +84,19 @@ impl Workload {
                             };
                             let status = response.status().as_u16();
                             *statuses.lock().expect("lock").entry(status).or_default() += 1;
-                            if status == 201 {
-                                let task: Value = response.json().await.expect("json");
-                                acknowledged.lock().expect("lock").push(task["id"].as_str().expect("id").to_owned());
-                                break;
+                            match status {
+                                201 => {
+                                    let task: Value = response.json().await.expect("json");
+                                    let id = task["id"].as_str().expect("id").to_owned();
+                                    acknowledged.lock().expect("lock").push(id);
+                                    break;
+                                }
+                                429 | 503 => tokio::time::sleep(Duration::from_secs(retry_after(&response))).await,
+                                409 => tokio::time::sleep(Duration::from_millis(50)).await,
+                                _ => break,
                             }
-                            if status != 503 && status != 409 {
-                                break;
-                            }
-                            tokio::time::sleep(Duration::from_millis(50)).await;
                         }
+                        tokio::time::sleep(PACE).await;
                     }
                 })
             })
@@ -107,11 +120,11 @@ impl Workload {
 async fn assert_nothing_lost(app: &TestApp, user: &TestUser, acknowledged: &[String]) {
     assert!(!acknowledged.is_empty(), "the workload created nothing");
     for id in acknowledged {
-        let response = app.request(Method::GET, &format!("/api/v1/tasks/{id}"), user).send().await.expect("get");
+        let response = send_waiting_out_429(app.request(Method::GET, &format!("/api/v1/tasks/{id}"), user)).await;
         assert_eq!(response.status(), 200, "acknowledged task {id} cannot be read");
     }
     let stats: Value =
-        app.request(Method::GET, "/api/v1/tasks/stats", user).send().await.expect("stats").json().await.expect("json");
+        send_waiting_out_429(app.request(Method::GET, "/api/v1/tasks/stats", user)).await.json().await.expect("json");
     assert_eq!(stats["total"], acknowledged.len(), "retries created duplicates, or creates were lost");
 }
 
@@ -201,7 +214,7 @@ async fn terminating_every_backend_like_a_suspend_surfaces_no_error_to_clients()
     // Reads right after a suspend must not see a dead connection either.
     inject(&script, "terminate-backends");
     for _ in 0..5 {
-        let response = app.request(Method::GET, "/api/v1/tasks?limit=5", &user).send().await.expect("list");
+        let response = send_waiting_out_429(app.request(Method::GET, "/api/v1/tasks?limit=5", &user)).await;
         assert_eq!(response.status(), 200, "a stale connection surfaced to a client");
     }
     let (acknowledged, statuses) = workload.finish().await;
@@ -224,7 +237,7 @@ async fn restarting_the_pooler_loses_nothing_and_recovers_by_itself() {
     let recovery = time_to_recover(&app, &user, returned).await;
     // Once it is back, no request may see a connection the restart killed.
     for _ in 0..5 {
-        let response = app.request(Method::GET, "/api/v1/tasks?limit=5", &user).send().await.expect("list");
+        let response = send_waiting_out_429(app.request(Method::GET, "/api/v1/tasks?limit=5", &user)).await;
         assert_eq!(response.status(), 200, "a stale pooler connection surfaced to a client");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

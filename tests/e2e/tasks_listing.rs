@@ -2,7 +2,7 @@
 //! every sort order, limits, opaque cursors, keyset paging while rows are inserted, isolation
 //! between users and, on PostgreSQL, the plans of the list queries at a realistic size.
 
-use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, skip};
+use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, send_waiting_out_429, skip};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -86,16 +86,7 @@ async fn delete(app: &TestApp, user: &TestUser, id: &str) {
 /// parses, else the text as a JSON string). Walking every sort page by page is more than a
 /// user's burst, so this waits out a 429 as the README tells clients to.
 async fn get_list(app: &TestApp, user: &TestUser, query: &str) -> (u16, String, Value) {
-    let mut response = app.request(Method::GET, &format!("/api/v1/tasks?{query}"), user).send().await.expect("list");
-    for _ in 0..5 {
-        if response.status() != 429 {
-            break;
-        }
-        let wait: u64 =
-            response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).expect("Retry-After");
-        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
-        response = app.request(Method::GET, &format!("/api/v1/tasks?{query}"), user).send().await.expect("list");
-    }
+    let response = send_waiting_out_429(app.request(Method::GET, &format!("/api/v1/tasks?{query}"), user)).await;
     let status = response.status().as_u16();
     let content_type =
         response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
