@@ -131,6 +131,29 @@ async fn message_rules_are_checked_field_by_field() {
 }
 
 #[tokio::test]
+async fn metadata_numbers_at_the_edges_of_a_double_come_back_as_they_were_sent() {
+    // PostgreSQL's jsonb keeps numbers as exact decimals and writes f64::MAX back as 309
+    // digits, which a parser that rounds loosely takes for infinity: the page became a 500.
+    let app = TestApp::spawn().await;
+    let alice = app.new_user();
+    let id = create_conversation(&app, &alice, "numbers").await["id"].as_str().expect("id").to_owned();
+    let body = r#"{"role": "user", "content": "edges", "metadata": {"max": 1.7976931348623157e308,
+        "min": -1.7976931348623157e308, "tiny": 5e-324, "normal": 2.2250738585072014e-308,
+        "big": 123456789012345678901234567890, "tenth": 0.1, "int": -9223372036854775808}}"#;
+    let response = app
+        .request(Method::POST, &format!("/api/v1/conversations/{id}/messages"), &alice)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("append");
+    assert_eq!(response.status(), 201);
+    let sent: Value = serde_json::from_str::<Value>(body).expect("json")["metadata"].clone();
+    let page = json_of(&app, &alice, &format!("/api/v1/conversations/{id}/messages")).await;
+    assert_eq!(page["items"][0]["metadata"], sent);
+}
+
+#[tokio::test]
 async fn messages_page_both_ways_and_agree() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
