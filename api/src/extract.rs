@@ -19,6 +19,102 @@ use std::pin::Pin;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Bodies larger than this are parsed off the HTTP workers (see [`HeavyTurn`]).
+pub const HEAVY_BODY_BYTES: usize = 64 * 1024;
+
+/// How long heavy work may wait for its turn before the request is refused as overloaded.
+const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A turn on the threads for CPU-heavy request work: parsing a large body and checking what
+/// it holds. Parsing a 1 MiB body of small objects takes about a tenth of a second and builds
+/// a document many times its size; on an HTTP worker that would stall every other request
+/// and database connection the worker holds, and with no bound on how many run at once, 32
+/// clients sending such bodies in a loop took the process past 600 MB. So the instance has
+/// half the CPUs' worth of threads for it (at least one) and as many turns: a request takes a
+/// turn once its body has arrived (a slow sender never holds one), keeps it from the parse to
+/// the end of its checks, and gives it back before it touches the database. At most that many
+/// parsed documents exist at once; the rest wait their turn as bytes, and a turn that does
+/// not come within a few seconds is a 503 `overloaded`. A few long-lived threads rather than
+/// the blocking pool: each thread the allocator sees gets an arena of its own, and a parse's
+/// memory, freed, stays in that arena, so dozens of pool threads each kept a parse's worth.
+#[derive(Debug)]
+pub struct HeavyTurn {
+    /// `None` when the threads could not be started: the work then runs where it is called.
+    turn: Option<(&'static HeavyThreads, tokio::sync::SemaphorePermit<'static>)>,
+}
+
+type HeavyJob = Box<dyn FnOnce() + Send>;
+
+#[derive(Debug)]
+struct HeavyThreads {
+    turns: tokio::sync::Semaphore,
+    jobs: std::sync::mpsc::SyncSender<HeavyJob>,
+}
+
+impl HeavyThreads {
+    /// The instance's threads, started on first use; `None` if none could be started.
+    fn get() -> Option<&'static Self> {
+        static HEAVY: std::sync::OnceLock<Option<HeavyThreads>> = std::sync::OnceLock::new();
+        HEAVY
+            .get_or_init(|| {
+                let threads = (std::thread::available_parallelism().map_or(1, usize::from) / 2).max(1);
+                let (jobs, queue) = std::sync::mpsc::sync_channel::<HeavyJob>(threads);
+                let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+                for n in 0..threads {
+                    let queue = queue.clone();
+                    let spawned = std::thread::Builder::new().name(format!("heavy-{n}")).spawn(move || {
+                        loop {
+                            let job = match queue.lock() {
+                                Ok(queue) => queue.recv(),
+                                Err(poisoned) => poisoned.into_inner().recv(),
+                            };
+                            match job {
+                                Ok(job) => job(),
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                    if let Err(error) = spawned {
+                        tracing::error!(%error, "could not start a thread for heavy request work");
+                        return None;
+                    }
+                }
+                Some(HeavyThreads { turns: tokio::sync::Semaphore::new(threads), jobs })
+            })
+            .as_ref()
+    }
+}
+
+impl HeavyTurn {
+    /// Waits for a turn: `overloaded` when none comes within a few seconds.
+    pub async fn take() -> Result<Self, ApiError> {
+        let Some(threads) = HeavyThreads::get() else { return Ok(Self { turn: None }) };
+        let Ok(Ok(permit)) = tokio::time::timeout(HEAVY_WAIT, threads.turns.acquire()).await else {
+            crate::limits::count_rejection("overloaded");
+            return Err(ApiError::Overloaded);
+        };
+        Ok(Self { turn: Some((threads, permit)) })
+    }
+
+    /// Runs `work` on a heavy-work thread and waits for its result. A turn is a free thread:
+    /// there are as many turns as threads, and `&mut self` keeps each turn to one job at a time.
+    pub async fn run<T: Send + 'static>(&mut self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let Some((threads, _)) = &self.turn else { return Ok(work()) };
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let job: HeavyJob = Box::new(move || {
+            let _ = done.send(work());
+        });
+        if threads.jobs.try_send(job).is_err() {
+            tracing::error!("the threads for heavy request work are gone");
+            return Err(ApiError::Internal);
+        }
+        outcome.await.map_err(|_| {
+            tracing::error!("heavy request work panicked");
+            ApiError::Internal
+        })
+    }
+}
+
 /// How long a request body may take to arrive (`BODY_TIMEOUT`), as app data.
 #[derive(Clone, Copy, Debug)]
 pub struct BodyTimeout(pub std::time::Duration);
@@ -29,9 +125,30 @@ impl Default for BodyTimeout {
     }
 }
 
-/// A well-formed JSON request body.
+/// A well-formed JSON request body. A large one comes with the [`HeavyTurn`] it was parsed
+/// on, for the checks that follow; [`JsonBody::into_value`] gives the turn back.
 #[derive(Debug)]
-pub struct JsonBody(pub Value);
+pub struct JsonBody(pub Value, pub Option<HeavyTurn>);
+
+impl JsonBody {
+    /// The document, for checks cheap enough to run on the HTTP worker.
+    pub fn into_value(self) -> Value {
+        self.0
+    }
+
+    /// Runs `check` on the document: on the body's heavy-work turn when it came with one (and
+    /// the turn ends with it), else right here.
+    pub async fn check<T: Send + 'static>(
+        self,
+        check: impl FnOnce(Value) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let JsonBody(value, turn) = self;
+        match turn {
+            Some(mut turn) => turn.run(move || check(value)).await,
+            None => Ok(check(value)),
+        }
+    }
+}
 
 impl FromRequest for JsonBody {
     type Error = ApiError;
@@ -71,9 +188,13 @@ impl FromRequest for JsonBody {
                 413 => ApiError::PayloadTooLarge,
                 _ => ApiError::bad_request("the request body could not be read"),
             })?;
-            parse_json(&bytes)
-                .map(JsonBody)
-                .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))
+            let not_json = |e: serde_json::Error| ApiError::bad_request(format!("the body is not valid JSON: {e}"));
+            if bytes.len() <= HEAVY_BODY_BYTES {
+                return parse_json(&bytes).map(|value| JsonBody(value, None)).map_err(not_json);
+            }
+            let mut turn = HeavyTurn::take().await?;
+            let value = turn.run(move || parse_json(&bytes)).await?.map_err(not_json)?;
+            Ok(JsonBody(value, Some(turn)))
         })
     }
 }
@@ -181,7 +302,7 @@ impl FromRequest for OptionalJsonBody {
             return Box::pin(async { Ok(OptionalJsonBody(None)) });
         }
         let body = JsonBody::from_request(req, payload);
-        Box::pin(async move { body.await.map(|b| OptionalJsonBody(Some(b.0))) })
+        Box::pin(async move { body.await.map(|b| OptionalJsonBody(Some(b.into_value()))) })
     }
 }
 

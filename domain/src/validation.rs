@@ -41,10 +41,12 @@ impl ValidationErrors {
 
     /// Adds `other`'s errors with `prefix` before each field name (`tasks[3].` + `title`).
     pub fn extend_prefixed(&mut self, prefix: &str, other: ValidationErrors) {
-        for e in other.listed {
-            self.add(format!("{prefix}{}", e.field), e.code, e.message);
+        let room = MAX_LISTED_ERRORS.saturating_sub(self.listed.len());
+        let omitted = other.listed.len().saturating_sub(room) + other.omitted;
+        for e in other.listed.into_iter().take(room) {
+            self.listed.push(FieldError { field: format!("{prefix}{}", e.field), ..e });
         }
-        self.omitted += other.omitted;
+        self.omitted += omitted;
     }
 
     pub fn is_empty(&self) -> bool {

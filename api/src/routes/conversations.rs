@@ -212,7 +212,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     // A body that could never apply is a 422 whatever version If-Match names.
-    let patch = dto::conversation_patch(body.0)?;
+    let patch = dto::conversation_patch(body.into_value())?;
     let expected = if_match(&req)?;
     let conversation = service.update(&caller.user, id, patch, expected).await?;
     Ok(conversation_response(StatusCode::OK, &conversation))
@@ -290,7 +290,7 @@ pub async fn append(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let message = dto::new_message(body.0)?;
+    let message = dto::new_message(body.into_value())?;
     let message = service.append(&caller.user, id, message).await?;
     Ok(HttpResponse::Created().json(MessageResponse::from(&message)))
 }

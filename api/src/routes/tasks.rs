@@ -74,8 +74,9 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
-    let idempotency = key.map(|k| (k, request_digest(&body.0)));
-    let new = dto::new_task(body.0)?;
+    let body = body.into_value();
+    let idempotency = key.map(|k| (k, request_digest(&body)));
+    let new = dto::new_task(body)?;
     let created = service.create(&caller.user, new, idempotency).await?;
     let mut response = task_response(actix_web::http::StatusCode::CREATED, &created.task);
     let location = format!("/api/v1/tasks/{}", created.task.id);
@@ -119,7 +120,8 @@ pub async fn create_batch(
     service: web::Data<TaskService>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let new = dto::new_tasks(body.0)?;
+    // Checking a thousand items is heavy work, like parsing them was: on the parse's turn.
+    let new = body.check(dto::new_tasks).await??;
     let tasks = service.create_many(&caller.user, new).await?;
     Ok(HttpResponse::Created().json(TaskBatch { items: tasks.iter().map(TaskResponse::from).collect() }))
 }
@@ -197,7 +199,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
     // A body that could never apply is a 422 whatever version If-Match names.
-    let patch = dto::task_patch(body.0)?;
+    let patch = dto::task_patch(body.into_value())?;
     let expected = if_match(&req)?;
     let task = service.update(&caller.user, id, patch, expected).await?;
     Ok(task_response(actix_web::http::StatusCode::OK, &task))
