@@ -262,10 +262,12 @@ impl RateLimitedLog {
 
 /// Routes that are never limited: probes and scrapers must reach an instance under any load.
 fn is_open_route(path: &str) -> bool {
-    path.starts_with("/health") || path == "/metrics" || path == "/openapi.json"
+    matches!(path, "/health" | "/health/live" | "/health/ready" | "/health/db" | "/metrics" | "/openapi.json")
 }
 
-/// The middleware; see the module docs.
+/// The middleware; see the module docs. The bucket is checked before the in-flight bound, so
+/// a client over its rate gets 429 whatever the load, and every limited answer, a shed one
+/// included, carries the `RateLimit` headers.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -273,52 +275,61 @@ pub async fn middleware(
     let Some(limits) = req.app_data::<web::Data<Limits>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
+    let rated = if is_open_route(req.path()) { None } else { limits.check_rate(&req) };
+    let headers = rated.as_ref().map(|(state, decision, policy)| (policy.clone(), state.render(decision)));
+    let with_headers = |mut response: ServiceResponse<BoxBody>| {
+        if let Some((policy, header)) = headers.clone() {
+            response.headers_mut().insert(RATELIMIT_POLICY, policy);
+            response.headers_mut().insert(RATELIMIT, header);
+        }
+        response
+    };
+    if let Some((state, Decision::Refused { retry_after }, _)) = &rated {
+        count_rejection(state.rejection);
+        limits.shed_log.note("rate limited: clients over their limit");
+        return Ok(with_headers(req.error_response(ApiError::RateLimited { retry_after: *retry_after })));
+    }
     let _entered = match &limits.in_flight {
         Some(in_flight) if req.path() != "/health/live" => match in_flight.enter() {
             Some(entered) => Some(entered),
             None => {
                 count_rejection("overloaded");
                 limits.shed_log.note("shedding load: more requests in flight than MAX_IN_FLIGHT");
-                return Ok(req.error_response(ApiError::Overloaded));
+                return Ok(with_headers(req.error_response(ApiError::Overloaded)));
             }
         },
         _ => None,
     };
-    if is_open_route(req.path()) || (limits.users.is_none() && limits.addresses.is_none()) {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    }
-    // Whose bucket: the user's, when the token is valid (the extractor then reuses the caller).
-    let caller = authenticate(req.request()).ok();
-    let limited = match (&caller, &limits.users, &limits.addresses) {
-        (Some(caller), Some(bucket), _) => {
-            Some((bucket.check(&caller.user), bucket.policy.clone(), bucket_state(bucket)))
+    let response = next.call(req).await?.map_into_boxed_body();
+    Ok(with_headers(response))
+}
+
+impl Limits {
+    /// The bucket this request draws from and what it said, with the bucket's policy header;
+    /// `None` when no limit applies. A valid token is remembered in the request for the
+    /// handler's extractor.
+    fn check_rate(&self, req: &ServiceRequest) -> Option<(BucketState, Decision, HeaderValue)> {
+        if self.users.is_none() && self.addresses.is_none() {
+            return None;
         }
-        (Some(_), None, _) => None,
-        (None, _, Some(bucket)) => {
-            let key = limits.client_address(req.request()).map(AddressKey::from);
-            key.map(|key| (bucket.check(&key), bucket.policy.clone(), bucket_state(bucket)))
+        // Whose bucket: the user's, when the token is valid (the extractor then reuses the caller).
+        let caller = authenticate(req.request()).ok();
+        let limited = match (&caller, &self.users, &self.addresses) {
+            (Some(caller), Some(bucket), _) => {
+                Some((bucket_state(bucket), bucket.check(&caller.user), bucket.policy.clone()))
+            }
+            (Some(_), None, _) => None,
+            (None, _, Some(bucket)) => {
+                let key = self.client_address(req.request()).map(AddressKey::from);
+                key.map(|key| (bucket_state(bucket), bucket.check(&key), bucket.policy.clone()))
+            }
+            (None, _, None) => None,
+        };
+        if let Some(caller) = caller {
+            req.extensions_mut().insert::<Caller>(caller);
         }
-        (None, _, None) => None,
-    };
-    if let Some(caller) = caller {
-        req.extensions_mut().insert::<Caller>(caller);
+        limited
     }
-    let Some((decision, policy, state)) = limited else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    let header = state.render(&decision);
-    if let Decision::Refused { retry_after } = decision {
-        count_rejection(state.rejection);
-        limits.shed_log.note("rate limited: clients over their limit");
-        let mut response = req.error_response(ApiError::RateLimited { retry_after });
-        response.headers_mut().insert(RATELIMIT_POLICY, policy);
-        response.headers_mut().insert(RATELIMIT, header);
-        return Ok(response);
-    }
-    let mut response = next.call(req).await?.map_into_boxed_body();
-    response.headers_mut().insert(RATELIMIT_POLICY, policy);
-    response.headers_mut().insert(RATELIMIT, header);
-    Ok(response)
 }
 
 /// What a bucket's decision becomes in the `RateLimit` header, without the bucket's key type.

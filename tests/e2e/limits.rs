@@ -124,8 +124,12 @@ async fn requests_without_a_valid_token_are_limited_per_address_and_health_never
     let unauthorized = statuses.iter().filter(|s| **s == 401).count();
     assert!((40..=45).contains(&unauthorized), "the address's burst of 40, then 429s: {statuses:?}");
     assert_eq!(statuses.last(), Some(&429));
+    assert_eq!(app.get("/health/live/x").await.status(), 429, "only the open routes themselves are unlimited");
     for _ in 0..100 {
         assert_eq!(app.get("/health/live").await.status(), 200);
+    }
+    for open in ["/health", "/health/ready", "/health/db", "/metrics", "/openapi.json"] {
+        assert_ne!(app.get(open).await.status(), 429, "{open} is never limited");
     }
     let alice = app.new_user();
     let (status, _) = send(&app, &alice, Method::GET, "/api/v1/tasks", None).await;
@@ -222,6 +226,8 @@ async fn past_the_default_in_flight_bound_requests_get_503_overloaded_at_once_an
     }
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(response.headers()["ratelimit-policy"], "\"user\";q=200;w=2", "a shed answer is limited too");
+    assert!(response.headers().contains_key("ratelimit"));
     let started = Instant::now();
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["code"], "overloaded");
