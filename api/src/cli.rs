@@ -19,8 +19,18 @@ Settings (environment, then .env, then config/{APP_ENV}.toml, then config/defaul
   DB_CONNECT_TIMEOUT, DB_ACQUIRE_TIMEOUT   seconds (default 5, 5)
   DB_STATEMENT_TIMEOUT  seconds, 0 = none (default 30); written as a role default by `migrate up`
   DB_IDLE_TIMEOUT, DB_MAX_LIFETIME         seconds, 0 = never (default 300, 1800)
-  JWT_SECRET            HS256 secret for bearer tokens (required in production; without it,
-                        development prints a token for the process at start-up)
+  APP_WORKERS           HTTP worker threads; 0 = one per CPU (default 0)
+  JWT_SECRET            HS256 secret for bearer tokens (required in production, at least 32
+                        bytes: `openssl rand -base64 48`; without it, development prints a
+                        token for the process at start-up)
+  RATE_LIMIT_USER, RATE_LIMIT_USER_BURST   requests/s and burst per user on /api/v1
+                        (default 100, 200; 0 = off); limits are per instance
+  RATE_LIMIT_ADDRESS, RATE_LIMIT_ADDRESS_BURST   the same per client address, for requests
+                        without a valid token (default 20, 40; 0 = off)
+  TRUSTED_PROXIES       IPs or networks whose X-Forwarded-For names the client (default none)
+  MAX_IN_FLIGHT         requests in flight before new ones get 503 overloaded (default 512; 0 = off)
+  BODY_TIMEOUT          seconds a request body may take to arrive, then 408 (default 10)
+  CORS_ALLOWED_ORIGINS  origins browsers may call from, comma-separated (default none)
   APP_CONFIG_DIR        directory of the TOML files (default ./config, else built-in copies)";
 
 #[derive(Debug, Parser)]
@@ -163,4 +173,16 @@ async fn run_migrate(settings: Settings, action: MigrateAction) -> anyhow::Resul
         println!("{} {}", if state.applied { "applied " } else { "pending " }, state.name);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SETTINGS_HELP;
+
+    #[test]
+    fn the_help_names_every_setting() {
+        for name in infrastructure::settings::variable_names().chain(["APP_ENV", "APP_CONFIG_DIR"]) {
+            assert!(SETTINGS_HELP.contains(name), "`api --help` does not mention {name}");
+        }
+    }
 }

@@ -185,6 +185,12 @@ fn sqlite_url(path: &Path) -> Result<DatabaseUrl, SettingsError> {
     DatabaseUrl::parse(&raw).map_err(|e| SettingsError::invalid("database.sqlite_path", e.to_string()))
 }
 
+/// The environment variables the settings read (besides `APP_ENV` and `APP_CONFIG_DIR`), for
+/// help texts that must name every one.
+pub fn variable_names() -> impl Iterator<Item = &'static str> {
+    VARIABLES.iter().map(|(name, _)| *name)
+}
+
 /// Environment variables and the config keys they override.
 const VARIABLES: &[(&str, &str)] = &[
     ("APP_HOST", "app.host"),
