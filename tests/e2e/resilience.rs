@@ -7,7 +7,12 @@
 //! Under a steady stream of idempotent creates with client retries they check that every
 //! acknowledged create is readable afterwards, that nothing answered 500, that while the
 //! database is down requests and readiness answer 503 within 2 s, and they report how long
-//! the service took to succeed again after the database returned.
+//! the service took to succeed again after the database returned. They run with the shipped
+//! timeouts and pool size, as the service users start.
+//!
+//! Without faults on the shared stack (so in the parallel suite): a database that refuses or
+//! resets connections costs each request under 2 s with the shipped timeouts, and one that is
+//! slow to accept (a waking compute) costs no request a 503.
 
 use crate::helpers::{
     Backend, TestApp, TestDatabase, TestUser, retry_after, send_waiting_out_429, settings_for, skip, token_for,
@@ -18,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
 
 /// The fault script, when this run may inject faults.
 fn fault_script() -> Option<String> {
@@ -29,10 +35,10 @@ fn inject(script: &str, fault: &str) {
     assert!(output.status.success(), "{fault} failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-/// A service on a database of its own, with short timeouts so faults show quickly.
+/// A service on a database of its own, with the shipped timeouts and pool.
 async fn service() -> (TestApp, TestUser) {
     let db = TestDatabase::migrated().await;
-    let settings = settings_for(&db, &[("DB_CONNECT_TIMEOUT", "1"), ("DB_ACQUIRE_TIMEOUT", "1"), ("DB_POOL_MAX", "5")]);
+    let settings = settings_for(&db, &[]);
     let app = TestApp::start(settings, Some(db)).await;
     let user = TestUser { token: token_for(&format!("resilience-{}", uuid::Uuid::now_v7().simple()), &[]) };
     (app, user)
@@ -317,4 +323,126 @@ async fn an_exhausted_pool_answers_503_within_the_acquire_timeout() {
     for request in blocked {
         assert_eq!(request.await.expect("task").expect("response").status(), 200, "the waiting writes complete");
     }
+}
+
+/// What every database-backed route answers while nothing serves the database, with the
+/// shipped timeouts: a 503 within 2 s (with `Retry-After`), before any of the service's own
+/// timeouts runs out, and liveness 200.
+async fn assert_fast_503s(app: &TestApp, user: &TestUser, what: &str) {
+    let mut slowest = Duration::ZERO;
+    for round in 0..6 {
+        for path in ["/api/v1/tasks", "/api/v1/conversations", "/health/ready", "/health", "/health/db"] {
+            let started = Instant::now();
+            let response = app.request(Method::GET, path, user).send().await.expect("request");
+            let took = started.elapsed();
+            slowest = slowest.max(took);
+            assert_eq!(response.status(), 503, "{path} with a database that {what} (round {round})");
+            assert!(took < Duration::from_secs(2), "{path} took {took:?} with a database that {what} (round {round})");
+            assert!(response.headers().contains_key("retry-after"), "{path}: no Retry-After");
+        }
+        assert_eq!(app.get("/health/live").await.status(), 200);
+    }
+    eprintln!("a database that {what}: slowest answer {slowest:?}");
+    // Refused and reset are answers: no timeout of the service's had to run out.
+    let first_timeout = infrastructure::database::resilience::STALL_CHECK_AFTER;
+    assert!(slowest < first_timeout, "with a database that {what}, a request waited {slowest:?}");
+}
+
+/// A service whose `DATABASE_URL` is a PostgreSQL server on `port` of loopback, with every
+/// database setting as shipped.
+async fn service_on_port(port: u16) -> TestApp {
+    let url = format!("postgres://tasks:pw@127.0.0.1:{port}/tasks?sslmode=disable");
+    let settings = crate::helpers::settings_from(&[
+        ("APP_ENV", "production"),
+        ("APP_HOST", "127.0.0.1"),
+        ("APP_PORT", "0"),
+        ("JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("DATABASE_URL", &url),
+    ]);
+    TestApp::start(settings, None).await
+}
+
+#[tokio::test]
+async fn with_the_shipped_timeouts_a_database_that_refuses_or_resets_answers_503_within_2_s() {
+    let user = TestUser { token: token_for("refused", &[]) };
+    // Refused: nothing listens on the port any more.
+    let port = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr").port();
+    assert_fast_503s(&service_on_port(port).await, &user, "refuses connections").await;
+
+    // Reset: something accepts and aborts every connection at once.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let resetting = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+            drop(socket);
+        }
+    });
+    assert_fast_503s(&service_on_port(port).await, &user, "resets connections").await;
+    resetting.abort();
+}
+
+/// Forwards every connection to `upstream` after holding it `delay`, as a proxy in front of a
+/// suspended Neon compute does while the compute wakes. Returns the port it listens on.
+async fn slow_to_accept(upstream: (String, u16), delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut server) = TcpStream::connect((upstream.0.as_str(), upstream.1)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `url` pointed at a proxy that holds every new connection `delay` before passing it on.
+async fn through_a_slow_proxy(url: &str, delay: Duration) -> String {
+    let mut parsed = url::Url::parse(url).expect("a database URL");
+    let upstream = (parsed.host_str().expect("a host").to_owned(), parsed.port().unwrap_or(5432));
+    let port = slow_to_accept(upstream, delay).await;
+    parsed.set_host(Some("127.0.0.1")).expect("host");
+    parsed.set_port(Some(port)).expect("port");
+    parsed.to_string()
+}
+
+#[tokio::test]
+async fn a_database_slow_to_accept_like_a_waking_compute_costs_no_request_a_503() {
+    if !Backend::from_env().is_postgres() {
+        return skip("a TCP proxy in front of PostgreSQL");
+    }
+    let db = TestDatabase::migrated().await;
+    // Every new connection, direct and pooled, waits 2 s before the server sees it: the pool
+    // starts empty, so every request below needs one, as after a suspend. The shipped timeouts.
+    let delay = Duration::from_secs(2);
+    let direct = through_a_slow_proxy(db.url.expose(), delay).await;
+    let mut vars = vec![("DATABASE_URL", direct.as_str())];
+    let pooled = match &db.pooled {
+        Some(pooled) => Some(through_a_slow_proxy(pooled.expose(), delay).await),
+        None => None,
+    };
+    if let Some(pooled) = &pooled {
+        vars.push(("DATABASE_URL_POOLED", pooled.as_str()));
+    }
+    let app = TestApp::start(settings_for(&db, &vars), Some(db)).await;
+    let user = app.new_user();
+    let started = Instant::now();
+    let requests = (0..12).map(|i| {
+        let path = ["/api/v1/tasks", "/health/ready", "/api/v1/conversations"][i % 3];
+        app.request(Method::GET, path, &user).send()
+    });
+    let statuses: Vec<u16> =
+        futures::future::join_all(requests).await.into_iter().map(|r| r.expect("request").status().as_u16()).collect();
+    let took = started.elapsed();
+    assert_eq!(statuses, [200; 12], "a slow connect is waited for, not refused");
+    assert!(took >= delay, "the connections really were held: {took:?}");
+    let created = app.create_task(&user, json!({"title": "after a slow wake"})).await;
+    assert_eq!(created["title"], "after a slow wake");
+    let health: Value = app.get("/health/db").await.json().await.expect("json");
+    assert_eq!(health["circuit_breaker"], "closed", "{health}");
 }

@@ -144,7 +144,8 @@ impl Database {
                         }
                     })?;
                 let direct = sea_orm::sqlx::ConnectOptions::disable_statement_logging(direct);
-                Some(resilience::StallCheck::new(settings.acquire_timeout, direct, settings.connect_timeout))
+                let after = settings.acquire_timeout.min(resilience::STALL_CHECK_AFTER);
+                Some(resilience::StallCheck::new(after, direct, settings.connect_timeout))
             }
             Backend::Sqlite => None,
         };

@@ -39,10 +39,13 @@
 //! A transaction-mode pooler queues a query while it has no server connection, for as long
 //! as its `query_wait_timeout` (two minutes on Neon): while the database is away, calls
 //! through the pooler hang instead of failing. So a call that has not finished after
-//! `DB_ACQUIRE_TIMEOUT` makes the guard check the database itself, with a fresh connection to
-//! the direct endpoint. If that fails, the database is away: the call is abandoned with a
-//! "database away" error (never retried) and the breaker opens at once. If it answers, the
-//! call is merely slow and keeps running; the statement timeout bounds it.
+//! [`STALL_CHECK_AFTER`] (or `DB_ACQUIRE_TIMEOUT`, if shorter) makes the guard check the
+//! database itself, with a fresh connection to the direct endpoint. If that fails, the
+//! database is away: the call is abandoned with a "database away" error (never retried) and
+//! the breaker opens at once, so a client waits about a second for its 503, not the acquire
+//! timeout. If it answers (a waking compute may take the whole `DB_CONNECT_TIMEOUT` to), the
+//! call is merely slow and keeps running; the statement timeout bounds it. One check serves
+//! every call that stalls within a quarter of a second of it.
 //!
 //! # Stale connections
 //!
@@ -69,6 +72,9 @@ pub const BREAKER_OPEN_FOR: Duration = Duration::from_millis(500);
 pub const RETRY_ATTEMPTS: usize = 3;
 /// No retry starts once this long has passed since the first attempt.
 pub const RETRY_BUDGET: Duration = Duration::from_secs(1);
+/// A call still running after this long (or `DB_ACQUIRE_TIMEOUT`, if shorter) makes the guard
+/// check whether the database is there at all (see "Stalls" in the module docs).
+pub const STALL_CHECK_AFTER: Duration = Duration::from_secs(1);
 
 /// What a repository call does, which decides when retrying it is safe (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -377,8 +377,10 @@ impl<DB: Database> PoolInner<DB> {
                     }
                 }
 
-                // an IO error while connecting is assumed to be the system starting up
-                Ok(Err(Error::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionRefused => (),
+                // PATCHED (vendor/README.md, patch 5): upstream takes a refused connection for a server starting up and
+                // tries again until the acquire deadline, so every caller waited out the whole
+                // timeout while nothing listened. Nothing listening is an answer: it is returned
+                // at once, and the caller's own retry policy and circuit breaker decide.
 
                 // We got a transient database error, retry.
                 Ok(Err(Error::Database(error))) if error.is_transient_in_connect_phase() => (),
