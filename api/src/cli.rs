@@ -20,6 +20,9 @@ Settings (environment, then .env, then config/{APP_ENV}.toml, then config/defaul
   DB_STATEMENT_TIMEOUT  seconds, 0 = none (default 30); written as a role default by `migrate up`
   DB_IDLE_TIMEOUT, DB_MAX_LIFETIME         seconds, 0 = never (default 300, 1800)
   APP_WORKERS           HTTP worker threads; 0 = one per CPU (default 0)
+  DRAIN_DELAY           on SIGTERM/SIGINT, seconds /health/ready answers 503 while requests are
+                        still served, before the server stops accepting (default 5; 0 in development)
+  SHUTDOWN_TIMEOUT      then, seconds requests in flight get to finish (default 30)
   JWT_SECRET            HS256 secret for bearer tokens (required in production, at least 32
                         bytes: `openssl rand -base64 48`; without it, development prints a
                         token for the process at start-up)
@@ -128,15 +131,28 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "starting"
     );
     let connect_timeout = settings.database.connect_timeout;
+    let (drain_delay, shutdown_timeout) = (settings.app.drain_delay, settings.app.shutdown_timeout);
     // Each worker opens its first connection in the background while the server starts.
     let application = Application::build_with(settings, Some(connect_timeout)).await?;
-    let handle = application.stop_handle();
+    let (handle, drain) = (application.stop_handle(), application.drain());
     actix_web::rt::spawn(async move {
         let signal = tokio::select! {
             _ = terminate.recv() => "SIGTERM",
             _ = interrupt.recv() => "SIGINT",
         };
-        tracing::info!(signal, "stopping: draining in-flight requests");
+        // See `crate::drain`: out of the load balancer's rotation first, then stop.
+        drain.start();
+        tracing::info!(
+            signal,
+            ?drain_delay,
+            "draining: readiness answers 503, requests are served for the drain delay"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(drain_delay) => {}
+            _ = terminate.recv() => tracing::info!("a second signal: the drain ends now"),
+            _ = interrupt.recv() => tracing::info!("a second signal: the drain ends now"),
+        }
+        tracing::info!(?shutdown_timeout, "stopping: no new connections; requests in flight may finish");
         handle.stop(true).await;
     });
     application.run_until_stopped().await?;

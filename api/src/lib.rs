@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod cors;
+pub mod drain;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -74,6 +74,9 @@ pub async fn middleware(
             }
             let private = is_private(res.request().path());
             secure(res.headers_mut(), private);
+            if let Some(drain) = res.request().app_data::<actix_web::web::Data<crate::drain::Drain>>().cloned() {
+                drain.close_if_draining(res.response_mut());
+            }
             Ok(res)
         }
         // An error that escaped every handler: answer it in the same shape, with the id.

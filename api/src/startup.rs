@@ -1,6 +1,7 @@
 //! Building and running the HTTP server.
 
 use crate::auth::TokenKeys;
+use crate::drain::Drain;
 use crate::error::ApiError;
 use crate::extract::{BodyTimeout, MAX_BODY_BYTES};
 use crate::limits::Limits;
@@ -39,6 +40,7 @@ pub struct Application {
     port: u16,
     server: Server,
     database: Database,
+    drain: Drain,
 }
 
 impl Application {
@@ -74,9 +76,9 @@ impl Application {
         if made_up && settings.app.environment == Environment::Development {
             print_development_token(&keys, port);
         }
-        let probe_timeout = settings.database.connect_timeout;
-        let server = run(listener, database.clone(), keys, probe_timeout, workers, warm_up, &settings)?;
-        Ok(Self { port, server, database })
+        let drain = Drain::default();
+        let server = run(listener, database.clone(), keys, workers, warm_up, drain.clone(), &settings)?;
+        Ok(Self { port, server, database, drain })
     }
 
     /// The port the listener is bound to.
@@ -87,6 +89,12 @@ impl Application {
     /// The pools the server uses (tests inspect the database through them).
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    /// The switch that starts the drain: readiness answers 503 and every answer closes its
+    /// connection (see [`crate::drain`]); stopping is [`Application::stop_handle`]'s.
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
     }
 
     /// A handle that stops the server gracefully: it stops accepting, lets in-flight requests
@@ -158,12 +166,14 @@ fn run(
     listener: TcpListener,
     database: Database,
     keys: TokenKeys,
-    probe_timeout: std::time::Duration,
     workers: usize,
     warm_up: Option<std::time::Duration>,
+    drain: Drain,
     settings: &Settings,
 ) -> Result<Server, StartupError> {
     let app: &AppSettings = &settings.app;
+    // Every database probe gives up after the connect timeout (see `routes::health`).
+    let probe_timeout = settings.database.connect_timeout;
     let metrics = web::Data::new(crate::metrics::handle());
     let keys = web::Data::new(keys);
     let limits = web::Data::new(Limits::new(&settings.limits));
@@ -177,6 +187,7 @@ fn run(
     let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let warm_ups = Arc::new(tokio::sync::Semaphore::new(1));
     let all = web::Data::new(database.clone());
+    let drain = web::Data::new(drain);
     let server = HttpServer::new(move || {
         let worker = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let database = database.shard(worker);
@@ -196,6 +207,7 @@ fn run(
         let probe = Probe { database, timeout: probe_timeout };
         App::new()
             .app_data(all.clone())
+            .app_data(drain.clone())
             .app_data(limits.clone())
             .app_data(body_timeout)
             .app_data(web::Data::new(tasks))

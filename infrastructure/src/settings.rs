@@ -115,8 +115,11 @@ pub struct AppSettings {
     pub log_format: LogFormat,
     /// HTTP worker threads; `None` is one per CPU (actix-web's default).
     pub workers: Option<usize>,
-    /// How long in-flight requests may run on after SIGTERM/SIGINT.
+    /// How long in-flight requests may run on once the server stops accepting.
     pub shutdown_timeout: Duration,
+    /// How long the instance keeps serving after SIGTERM/SIGINT with readiness at 503, so a
+    /// load balancer takes it out of rotation first.
+    pub drain_delay: Duration,
 }
 
 /// Token settings. `Debug` shows whether a secret is set, never the secret.
@@ -197,6 +200,8 @@ const VARIABLES: &[(&str, &str)] = &[
     ("APP_PORT", "app.port"),
     ("LOG_FORMAT", "app.log_format"),
     ("APP_WORKERS", "app.workers"),
+    ("DRAIN_DELAY", "app.drain_delay"),
+    ("SHUTDOWN_TIMEOUT", "app.shutdown_timeout"),
     ("JWT_SECRET", "auth.jwt_secret"),
     ("DATABASE_URL", "database.url"),
     ("DATABASE_URL_POOLED", "database.url_pooled"),
@@ -219,7 +224,6 @@ const VARIABLES: &[(&str, &str)] = &[
 
 /// Keys that may only come from the config files.
 const FILE_ONLY_KEYS: &[&str] = &[
-    "app.shutdown_timeout",
     "database.sqlite_path",
     "database.direct_pool_max",
     "database.ping_after_idle",
@@ -316,6 +320,7 @@ impl Settings {
                 },
                 workers: workers(&config)?,
                 shutdown_timeout: Duration::from_secs_f64(seconds(&config, "app.shutdown_timeout")?),
+                drain_delay: Duration::from_secs_f64(seconds(&config, "app.drain_delay")?),
             },
             auth: AuthSettings {
                 jwt_secret: optional::<String>(&config, "auth.jwt_secret")?

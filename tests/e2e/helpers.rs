@@ -439,8 +439,18 @@ impl RunningBinary {
     }
 
     /// Sends SIGTERM, waits for the exit and returns whether it was clean, with the log.
-    pub fn stop(mut self) -> (bool, String) {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    pub fn stop(self) -> (bool, String) {
+        self.signal("TERM");
+        self.wait()
+    }
+
+    /// Sends the signal (`TERM`, `INT`, `KILL`) without waiting.
+    pub fn signal(&self, name: &str) {
+        let _ = std::process::Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+    }
+
+    /// Waits for the exit; returns whether it was clean, with the log.
+    pub fn wait(mut self) -> (bool, String) {
         let status = self.child.wait().expect("wait for api");
         let log = self.log.take().map(|l| l.join().unwrap_or_default()).unwrap_or_default();
         (status.success(), log)

@@ -201,9 +201,77 @@ async fn development_without_a_secret_prints_a_working_token_and_never_logs_it()
 }
 
 #[tokio::test]
-async fn shutting_down_finishes_the_request_in_flight_then_exits() {
+async fn on_sigterm_readiness_fails_at_once_traffic_is_served_for_the_drain_delay_then_in_flight_requests_finish() {
+    // The shipped drain delay (5 s) and shutdown timeout (30 s), production's settings.
+    let db = TestDatabase::migrated().await;
+    let mut vars = vec![
+        ("APP_ENV", "production"),
+        ("APP_HOST", "127.0.0.1"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("DATABASE_URL", db.url.expose()),
+    ];
+    if let Some(pooled) = &db.pooled {
+        vars.push(("DATABASE_URL_POOLED", pooled.expose()));
+    }
+    let service = RunningBinary::start(&vars, std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let token = token_for("drained", &[]);
+    let client = reqwest::Client::new();
+    let ready = client.get(service.url("/health/ready")).send().await.expect("ready");
+    assert_eq!(ready.status(), 200);
+
+    // A create whose body is half sent: a request in flight across the whole drain.
+    let mut in_flight = tokio::net::TcpStream::connect(("127.0.0.1", service.port)).await.expect("connect");
+    let body = r#"{"title": "sent across a shutdown"}"#;
+    let (first, rest) = body.split_at(10);
+    let head = format!(
+        "POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut in_flight, head.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let signalled = Instant::now();
+    service.signal("TERM");
+    let ready = client.get(service.url("/health/ready")).send().await.expect("ready while draining");
+    assert!(signalled.elapsed() < Duration::from_millis(500), "readiness answered at once");
+    assert_eq!(ready.status(), 503, "readiness fails as soon as the drain starts");
+    assert_eq!(ready.headers()["connection"], "close");
+    let readiness: Value = ready.json().await.expect("json");
+    assert_eq!(readiness["status"], "draining");
+    // Traffic is still served, on connections that close after their answer.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let list = client.get(service.url("/api/v1/tasks")).bearer_auth(&token).send().await.expect("list while draining");
+    assert_eq!(list.status(), 200, "the instance serves on during the drain");
+    assert_eq!(list.headers()["connection"], "close");
+    // After the drain delay, no new connection is accepted...
+    let deadline = signalled + Duration::from_secs(8);
+    let refused_at = loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", service.port)).await.is_err() {
+            break signalled.elapsed();
+        }
+        assert!(Instant::now() < deadline, "still accepting connections 8 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(refused_at >= Duration::from_millis(4900), "stopped accepting before the 5 s drain delay: {refused_at:?}");
+    // ...and the request in flight since before the signal still finishes.
+    tokio::io::AsyncWriteExt::write_all(&mut in_flight, rest.as_bytes()).await.expect("write the rest");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read_to_end(&mut in_flight, &mut answer))
+        .await
+        .expect("answered within the shutdown timeout")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "the in-flight create was served: {answer}");
+    let (clean, log) = service.wait();
+    assert!(clean, "the process exits cleanly after draining:\n{log}");
+    assert!(log.contains("draining"), "the drain is logged:\n{log}");
+}
+
+#[tokio::test]
+async fn a_request_in_flight_when_the_server_stops_accepting_runs_to_its_end() {
     // A database that accepts connections and never answers keeps a request busy until the
-    // acquire timeout: a request in flight when SIGTERM arrives.
+    // acquire timeout: a request in flight when the server stops. DRAIN_DELAY=0 stops
+    // accepting at once (the drain itself is tested above).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let silent = tokio::spawn(async move {
@@ -221,6 +289,7 @@ async fn shutting_down_finishes_the_request_in_flight_then_exits() {
             ("DATABASE_URL", &url),
             ("DB_CONNECT_TIMEOUT", "2"),
             ("DB_ACQUIRE_TIMEOUT", "2"),
+            ("DRAIN_DELAY", "0"),
         ],
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
     );

@@ -9,6 +9,7 @@
 //! Every database probe gives up after `DB_CONNECT_TIMEOUT`, so a database host that swallows
 //! packets costs a probe that long and no longer.
 
+use crate::drain::Drain;
 use actix_web::{HttpResponse, web};
 use infrastructure::Database;
 use infrastructure::database::PoolStats;
@@ -47,23 +48,29 @@ pub struct Readiness {
     pub database: DatabaseState,
 }
 
+/// `healthy`, `unhealthy` (the database did not answer) or `draining` (the instance is
+/// shutting down and leaving the load balancer's rotation; the database was not asked).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReadyStatus {
     Healthy,
     Unhealthy,
+    Draining,
 }
 
+/// `connected`, `unreachable`, or `not_checked` while draining.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum DatabaseState {
     Connected,
     Unreachable,
+    NotChecked,
 }
 
 impl Readiness {
     const READY: Self = Self { status: ReadyStatus::Healthy, database: DatabaseState::Connected };
     const NOT_READY: Self = Self { status: ReadyStatus::Unhealthy, database: DatabaseState::Unreachable };
+    const DRAINING: Self = Self { status: ReadyStatus::Draining, database: DatabaseState::NotChecked };
 }
 
 /// The database probe's answer (200 when `healthy` or `degraded`, 503 when `unhealthy`).
@@ -162,13 +169,14 @@ pub async fn live() -> HttpResponse {
     responses(
         (status = 200, description = "The database answered.", body = Readiness,
             example = json!({"status": "healthy", "database": "connected"})),
-        (status = 503, description = "The database did not answer within `DB_CONNECT_TIMEOUT`.",
+        (status = 503, description = "The database did not answer within `DB_CONNECT_TIMEOUT`, or the instance \
+            is draining before it stops (`{\"status\": \"draining\", \"database\": \"not_checked\"}`, at once).",
             headers(("Retry-After" = u32, description = "Seconds to wait before probing again (2).")),
             body = Readiness, example = json!({"status": "unhealthy", "database": "unreachable"})),
     ),
 )]
-pub async fn health(probe: web::Data<Probe>) -> HttpResponse {
-    ready(probe).await
+pub async fn health(probe: web::Data<Probe>, drain: web::Data<Drain>) -> HttpResponse {
+    ready(probe, drain).await
 }
 
 /// Readiness
@@ -183,12 +191,18 @@ pub async fn health(probe: web::Data<Probe>) -> HttpResponse {
     responses(
         (status = 200, description = "The database answered.", body = Readiness,
             example = json!({"status": "healthy", "database": "connected"})),
-        (status = 503, description = "The database did not answer within `DB_CONNECT_TIMEOUT`.",
+        (status = 503, description = "The database did not answer within `DB_CONNECT_TIMEOUT`, or the instance \
+            is draining before it stops (`{\"status\": \"draining\", \"database\": \"not_checked\"}`, at once).",
             headers(("Retry-After" = u32, description = "Seconds to wait before probing again (2).")),
             body = Readiness, example = json!({"status": "unhealthy", "database": "unreachable"})),
     ),
 )]
-pub async fn ready(probe: web::Data<Probe>) -> HttpResponse {
+pub async fn ready(probe: web::Data<Probe>, drain: web::Data<Drain>) -> HttpResponse {
+    if drain.is_draining() {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, crate::error::RETRY_AFTER_SECONDS))
+            .json(Readiness::DRAINING);
+    }
     match probe.database.ping(probe.timeout).await {
         Ok(_) => HttpResponse::Ok().json(Readiness::READY),
         Err(error) => {
