@@ -15,6 +15,8 @@ Settings (environment, then .env, then config/{APP_ENV}.toml, then config/defaul
   DATABASE_URL          direct PostgreSQL endpoint; migrations always use it.
                         Unset: the embedded SQLite file data/app.sqlite3
   DATABASE_URL_POOLED   pooled endpoint (PgBouncer, transaction mode) for request traffic
+  DATABASE_URL_READ     a read replica (e.g. a Neon read replica's pooled endpoint) for reads
+  DB_REPLICA_WAIT       seconds a write waits for the replica to replay it, at most (default 0.5)
   DB_POOL_MAX, DB_POOL_MIN                 traffic pool size (default 10, 0)
   DB_CONNECT_TIMEOUT, DB_ACQUIRE_TIMEOUT   seconds (default 5, 5)
   DB_STATEMENT_TIMEOUT  seconds, 0 = none (default 30); written as a role default by `migrate up`

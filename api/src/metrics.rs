@@ -93,6 +93,18 @@ fn describe_and_register() {
     describe_gauge!("db_circuit_breaker_state", "The circuit breaker: 0 closed, 1 half-open, 2 open.");
     describe_counter!("db_circuit_breaker_opened_total", "Times the circuit breaker opened.");
     describe_counter!("db_retries_total", "Database calls retried after a transient failure.");
+    describe_counter!(
+        "db_reads_total",
+        "With DATABASE_URL_READ: reads that may use the read replica, by where they ran (replica, primary)."
+    );
+    describe_gauge!(
+        "db_replica_state",
+        "With DATABASE_URL_READ: the read replica, 0 serving reads, 1 behind (reads go to the primary), 2 unreachable."
+    );
+    describe_gauge!(
+        "db_replica_lag_seconds",
+        "With DATABASE_URL_READ: how long the last check waited for the replica to replay the primary's position."
+    );
     for reason in crate::limits::REJECTION_REASONS {
         metrics::counter!("http_requests_rejected_total", "reason" => reason).absolute(0);
     }

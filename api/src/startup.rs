@@ -175,6 +175,14 @@ fn run(
     // Every database probe gives up after the connect timeout (see `routes::health`).
     let probe_timeout = settings.database.connect_timeout;
     let metrics = web::Data::new(crate::metrics::handle());
+    if database.replica_status().is_some() {
+        // Behind until the first check finds the replica caught up.
+        metrics::gauge!("db_replica_state").set(infrastructure::database::replica::ReplicaState::Behind.gauge());
+        metrics::gauge!("db_replica_lag_seconds").set(0.0);
+        for target in ["replica", "primary"] {
+            metrics::counter!("db_reads_total", "target" => target).absolute(0);
+        }
+    }
     let keys = web::Data::new(keys);
     let limits = web::Data::new(Limits::new(&settings.limits));
     Limits::spawn_upkeep(&limits.clone().into_inner());

@@ -141,6 +141,12 @@ pub struct DatabaseSettings {
     pub url: Option<DatabaseUrl>,
     /// `DATABASE_URL_POOLED`: the transaction-mode pooler for request traffic.
     pub url_pooled: Option<DatabaseUrl>,
+    /// `DATABASE_URL_READ`: a read replica (e.g. the pooled endpoint of a Neon read replica)
+    /// for reads that do not feed a write.
+    pub url_read: Option<DatabaseUrl>,
+    /// `DB_REPLICA_WAIT`: how long a write waits for the read replica to replay it at most, and
+    /// how old the proof that the replica is caught up may be when a read relies on it.
+    pub replica_wait: Duration,
     pub sqlite_path: PathBuf,
     pub pool_max: u32,
     pub pool_min: u32,
@@ -205,6 +211,8 @@ const VARIABLES: &[(&str, &str)] = &[
     ("JWT_SECRET", "auth.jwt_secret"),
     ("DATABASE_URL", "database.url"),
     ("DATABASE_URL_POOLED", "database.url_pooled"),
+    ("DATABASE_URL_READ", "database.url_read"),
+    ("DB_REPLICA_WAIT", "database.replica_wait"),
     ("DB_POOL_MAX", "database.pool_max"),
     ("DB_POOL_MIN", "database.pool_min"),
     ("DB_CONNECT_TIMEOUT", "database.connect_timeout"),
@@ -233,7 +241,7 @@ const FILE_ONLY_KEYS: &[&str] = &[
 ];
 
 /// Keys whose values are secret: their errors never quote the value.
-const SECRET_KEYS: &[&str] = &["auth.jwt_secret", "database.url", "database.url_pooled"];
+const SECRET_KEYS: &[&str] = &["auth.jwt_secret", "database.url", "database.url_pooled", "database.url_read"];
 
 /// The config files compiled into the binary, used when no `config/` directory is found.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -330,6 +338,8 @@ impl Settings {
             database: DatabaseSettings {
                 url: optional_url(&config, "database.url")?,
                 url_pooled: optional_url(&config, "database.url_pooled")?,
+                url_read: optional_url(&config, "database.url_read")?,
+                replica_wait: positive_seconds(&config, "database.replica_wait")?,
                 sqlite_path: PathBuf::from(get::<String>(&config, "database.sqlite_path")?),
                 pool_max: get::<u32>(&config, "database.pool_max")?,
                 pool_min: get::<u32>(&config, "database.pool_min")?,
@@ -401,6 +411,17 @@ impl Settings {
                     ));
                 }
                 Some(_) => {}
+            }
+        }
+        if let Some(read) = &db.url_read {
+            match &db.url {
+                Some(direct) if direct.backend() == Backend::Postgres && read.backend() == Backend::Postgres => {}
+                _ => {
+                    return Err(SettingsError::invalid(
+                        "DATABASE_URL_READ",
+                        "is a PostgreSQL read replica; it needs DATABASE_URL, and both must be postgresql:// URLs",
+                    ));
+                }
             }
         }
         if self.app.environment == Environment::Production {

@@ -14,7 +14,7 @@ use std::time::Duration;
 #[allow(clippy::large_enum_variant, reason = "one static value per process")]
 pub enum Backend {
     Sqlite,
-    Postgres { admin: DatabaseUrl, pooled: Option<DatabaseUrl> },
+    Postgres { admin: DatabaseUrl, pooled: Option<DatabaseUrl>, read: Option<DatabaseUrl> },
 }
 
 impl Backend {
@@ -28,6 +28,8 @@ impl Backend {
                     admin: DatabaseUrl::parse(&admin).expect("TEST_DATABASE_URL is a valid URL"),
                     pooled: var("TEST_DATABASE_URL_POOLED")
                         .map(|p| DatabaseUrl::parse(&p).expect("TEST_DATABASE_URL_POOLED is a valid URL")),
+                    read: var("TEST_DATABASE_URL_READ")
+                        .map(|r| DatabaseUrl::parse(&r).expect("TEST_DATABASE_URL_READ is a valid URL")),
                 },
             }
         })
@@ -39,6 +41,11 @@ impl Backend {
 
     pub fn is_pooled(&self) -> bool {
         matches!(self, Backend::Postgres { pooled: Some(_), .. })
+    }
+
+    /// Whether the services the suite starts read from a replica (`TEST_DATABASE_URL_READ`).
+    pub fn has_replica(&self) -> bool {
+        matches!(self, Backend::Postgres { read: Some(_), .. })
     }
 }
 
@@ -54,6 +61,8 @@ pub struct TestDatabase {
     pub url: DatabaseUrl,
     /// Pooled URL to the same database, when the suite runs through a pooler.
     pub pooled: Option<DatabaseUrl>,
+    /// The same database on the read replica, when the suite runs with one.
+    pub read: Option<DatabaseUrl>,
     cleanup: Cleanup,
 }
 
@@ -72,9 +81,9 @@ impl TestDatabase {
                 migrate::run(&settings_for(&db, &[]).database, MigrateCommand::Up).await.expect("migrate");
                 db
             }
-            Backend::Postgres { admin, pooled } => {
+            Backend::Postgres { admin, pooled, read } => {
                 let template = template_database();
-                Self::postgres(admin, pooled, Some(&template)).await
+                Self::postgres(admin, pooled, read, Some(&template)).await
             }
         }
     }
@@ -83,7 +92,7 @@ impl TestDatabase {
     pub async fn empty() -> Self {
         match Backend::from_env() {
             Backend::Sqlite => Self::sqlite(),
-            Backend::Postgres { admin, pooled } => Self::postgres(admin, pooled, None).await,
+            Backend::Postgres { admin, pooled, read } => Self::postgres(admin, pooled, read, None).await,
         }
     }
 
@@ -91,10 +100,15 @@ impl TestDatabase {
         let dir = std::env::temp_dir().join(format!("tasks-e2e-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let url = DatabaseUrl::parse(&format!("sqlite://{}/test.sqlite3?mode=rwc", dir.display())).expect("url");
-        Self { url, pooled: None, cleanup: Cleanup::File(dir) }
+        Self { url, pooled: None, read: None, cleanup: Cleanup::File(dir) }
     }
 
-    async fn postgres(admin: &DatabaseUrl, pooled: &Option<DatabaseUrl>, template: Option<&str>) -> Self {
+    async fn postgres(
+        admin: &DatabaseUrl,
+        pooled: &Option<DatabaseUrl>,
+        read: &Option<DatabaseUrl>,
+        template: Option<&str>,
+    ) -> Self {
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         let sql = match template {
             Some(template) => format!(r#"CREATE DATABASE "{name}" TEMPLATE "{template}""#),
@@ -106,6 +120,7 @@ impl TestDatabase {
         Self {
             url: admin.with_database(&name),
             pooled: pooled.as_ref().map(|p| p.with_database(&name)),
+            read: read.as_ref().map(|r| r.with_database(&name)),
             cleanup: Cleanup::Drop { admin: admin.clone(), name },
         }
     }
@@ -272,6 +287,9 @@ pub fn settings_for(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     ]);
     if let Some(pooled) = &db.pooled {
         vars.insert("DATABASE_URL_POOLED".to_owned(), pooled.expose().to_owned());
+    }
+    if let Some(read) = &db.read {
+        vars.insert("DATABASE_URL_READ".to_owned(), read.expose().to_owned());
     }
     for (k, v) in extra {
         vars.insert((*k).to_owned(), (*v).to_owned());

@@ -84,7 +84,10 @@ async fn pool_stats_are_for_admins_only() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     let pools = body["pools"].as_array().expect("pools");
-    let expected = if Backend::from_env().is_pooled() { vec!["traffic", "direct"] } else { vec!["traffic"] };
+    let mut expected = if Backend::from_env().is_pooled() { vec!["traffic", "direct"] } else { vec!["traffic"] };
+    if Backend::from_env().has_replica() {
+        expected.push("read");
+    }
     assert_eq!(pools.iter().map(|p| p["name"].as_str().unwrap_or("")).collect::<Vec<_>>(), expected);
     for key in ["size", "idle", "in_use", "min", "max", "acquire_timeouts", "acquire_waits"] {
         assert!(pools[0][key].is_u64(), "{key} missing: {body}");
@@ -233,7 +236,9 @@ async fn on_sigterm_readiness_fails_at_once_traffic_is_served_for_the_drain_dela
     let signalled = Instant::now();
     service.signal("TERM");
     let ready = client.get(service.url("/health/ready")).send().await.expect("ready while draining");
-    assert!(signalled.elapsed() < Duration::from_millis(500), "readiness answered at once");
+    // At once: not after the drain delay, nor after a database round trip (the bound leaves
+    // room for a machine busy with the rest of the suite).
+    assert!(signalled.elapsed() < Duration::from_secs(2), "readiness answered at once");
     assert_eq!(ready.status(), 503, "readiness fails as soon as the drain starts");
     assert_eq!(ready.headers()["connection"], "close");
     let readiness: Value = ready.json().await.expect("json");

@@ -93,6 +93,25 @@ pub struct DatabaseHealth {
     #[schema(value_type = String, example = "closed")]
     pub circuit_breaker: infrastructure::database::resilience::BreakerState,
     pub thresholds: Thresholds,
+    /// The read replica, when `DATABASE_URL_READ` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<ReplicaHealth>,
+}
+
+/// The read replica: whether reads go to it, and its lag as last measured.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplicaHealth {
+    /// `serving` (it holds every acknowledged write; reads go to it), `behind` (no recent
+    /// check found it caught up; reads go to the primary) or `unreachable` (the last check or
+    /// read could not reach it; reads go to the primary).
+    #[schema(value_type = String, example = "serving")]
+    pub state: infrastructure::database::replica::ReplicaState,
+    /// How long the last successful check waited for the replica to replay the primary's
+    /// position, in milliseconds.
+    pub lag_ms: f64,
+    /// `DB_REPLICA_WAIT` in milliseconds: a write waits at most this long for the replica, and
+    /// a replica further behind serves no reads.
+    pub max_wait_ms: u64,
 }
 
 /// `healthy`: `SELECT 1` answered within `thresholds.degraded_latency_ms` (100 ms) and the
@@ -118,8 +137,8 @@ pub struct Thresholds {
 /// A connection pool right now.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PoolFigures {
-    /// `traffic` (request queries; the pooled endpoint when `DATABASE_URL_POOLED` is set) or
-    /// `direct` (migrations and admin work).
+    /// `traffic` (request queries; the pooled endpoint when `DATABASE_URL_POOLED` is set),
+    /// `direct` (migrations and admin work) or `read` (the read replica, `DATABASE_URL_READ`).
     #[schema(example = "traffic")]
     pub name: &'static str,
     /// Open connections, idle or in use.
@@ -254,6 +273,15 @@ pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
         pools,
         circuit_breaker: probe.database.guard().state(),
         thresholds: Thresholds { degraded_latency_ms: millis(DEGRADED_LATENCY), timeout_ms: millis(probe.timeout) },
+        replica: probe.database.replica().map(|replica| {
+            // A probe is traffic too: it keeps the replica's freshness checked.
+            replica.refresh_in_background();
+            ReplicaHealth {
+                state: replica.fence.state(),
+                lag_ms: (replica.fence.lag().as_secs_f64() * 1e6).round() / 1000.0,
+                max_wait_ms: millis(replica.fence.wait()),
+            }
+        }),
     };
     if outcome.is_ok() {
         HttpResponse::Ok().json(body)

@@ -16,7 +16,12 @@ use uuid::Uuid;
 pub trait ConversationRepository: Send + Sync + std::fmt::Debug {
     async fn insert(&self, conversation: &Conversation) -> Result<(), RepositoryError>;
 
+    /// For a client to read: it may come from a read replica that holds every write
+    /// acknowledged so far.
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError>;
+
+    /// As the primary holds it now: for a write that depends on it.
+    async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError>;
 
     /// A page in most-recent-activity order, summaries included, in one query.
     async fn list(

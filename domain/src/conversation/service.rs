@@ -54,7 +54,7 @@ impl ConversationService {
         patch: ConversationPatch,
         if_match: Option<i32>,
     ) -> Result<Conversation> {
-        let current = self.get(user, id).await?;
+        let current = self.repo.find_for_update(user, id).await?.ok_or(DomainError::NotFound)?;
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
             return Err(DomainError::PreconditionFailed { expected, current: current.version });
         }

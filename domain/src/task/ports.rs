@@ -50,8 +50,12 @@ pub trait TaskRepository: Send + Sync + std::fmt::Debug {
     /// Inserts all tasks in one transaction, or none.
     async fn insert_many(&self, tasks: &[Task]) -> Result<(), RepositoryError>;
 
-    /// A task that is not deleted.
+    /// A task that is not deleted, for a client to read: it may come from a read replica that
+    /// holds every write acknowledged so far.
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError>;
+
+    /// A task that is not deleted, as the primary holds it now: for a write that depends on it.
+    async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError>;
 
     /// Writes `updated` if the stored version is still `expected_version` (compare-and-set in
     /// the UPDATE itself) and, in the same transaction, inserts `next_occurrence` unless one

@@ -86,7 +86,7 @@ impl TaskService {
     #[tracing::instrument(level = "debug", skip(self, patch), fields(user = %user))]
     pub async fn update(&self, user: &UserId, id: Uuid, patch: TaskPatch, if_match: Option<i32>) -> Result<Task> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let current = self.get(user, id).await?;
+            let current = self.repo.find_for_update(user, id).await?.ok_or(DomainError::NotFound)?;
             if let Some(expected) = if_match.filter(|v| *v != current.version) {
                 return Err(DomainError::PreconditionFailed { expected, current: current.version });
             }
@@ -99,7 +99,7 @@ impl TaskService {
                 return Ok(updated);
             }
             if let Some(expected) = if_match {
-                let current = self.get(user, id).await?;
+                let current = self.repo.find_for_update(user, id).await?.ok_or(DomainError::NotFound)?;
                 return Err(DomainError::PreconditionFailed { expected, current: current.version });
             }
         }

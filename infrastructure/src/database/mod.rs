@@ -15,6 +15,7 @@
 pub mod errors;
 pub mod migrate;
 pub mod pool_events;
+pub mod replica;
 pub mod resilience;
 pub mod statements;
 pub mod url;
@@ -39,12 +40,16 @@ pub struct Database {
     direct: DatabaseConnection,
     backend: Backend,
     pooled: bool,
+    /// How fresh the read replica is, when there is one (shared by every shard).
+    fence: Option<Arc<replica::Fence>>,
 }
 
 #[derive(Clone, Debug)]
 struct Shard {
     pool: DatabaseConnection,
     guard: Arc<resilience::Guard>,
+    /// This shard's pool on the read replica, with a guard (and breaker) of its own.
+    read: Option<(DatabaseConnection, Arc<resilience::Guard>)>,
 }
 
 /// Why a ping failed.
@@ -101,6 +106,8 @@ pub enum PoolRole {
     Traffic,
     /// Admin work over the direct endpoint next to a pooler.
     Direct,
+    /// Reads on the read replica.
+    Read,
     /// One session for migrations, holding the advisory lock.
     Migration,
 }
@@ -152,6 +159,11 @@ impl Database {
         // One breaker and one record of connection losses for the whole database; each shard's
         // guard looks at its own pool to tell "none could be opened" from "all are busy".
         let guard = resilience::Guard::new(losses.clone(), probe_timeout, stall);
+        // The replica's own breaker and loss record: its failures send reads to the primary
+        // and say nothing about the primary.
+        let read_losses = Arc::new(resilience::ConnectionLosses::new());
+        let read_guard = resilience::Guard::new(read_losses.clone(), probe_timeout, None);
+        let fence = settings.url_read.as_ref().map(|_| Arc::new(replica::Fence::new(settings.replica_wait)));
         let mut built = Vec::with_capacity(count);
         for index in 0..count {
             let mut options = connect_options(&traffic_url, settings, PoolRole::Traffic);
@@ -163,7 +175,18 @@ impl Database {
             evict_suspects(&mut options, &losses);
             let mut pool = sea_orm::Database::connect(options).await?;
             pool.set_metric_callback(statements::record);
-            built.push(Shard { guard: Arc::new(guard.for_pool(pool.clone())), pool });
+            let read = match &settings.url_read {
+                Some(url) => {
+                    let mut options = connect_options(url, settings, PoolRole::Read);
+                    options.max_connections(share(settings.pool_max, index, count));
+                    evict_suspects(&mut options, &read_losses);
+                    let mut read = sea_orm::Database::connect(options).await?;
+                    read.set_metric_callback(statements::record);
+                    Some((read.clone(), Arc::new(read_guard.for_pool(read))))
+                }
+                None => None,
+            };
+            built.push(Shard { guard: Arc::new(guard.for_pool(pool.clone())), pool, read });
         }
         let pooled = settings.url_pooled.is_some();
         let direct = if pooled {
@@ -174,7 +197,7 @@ impl Database {
         } else {
             built[0].pool.clone()
         };
-        Ok(Self { shards: built.into(), shard: 0, direct, backend, pooled })
+        Ok(Self { shards: built.into(), shard: 0, direct, backend, pooled, fence })
     }
 
     /// How many shards the traffic pool has.
@@ -222,6 +245,18 @@ impl Database {
         self.pooled
     }
 
+    /// The read replica as this handle's shard uses it, when `DATABASE_URL_READ` is set.
+    pub fn replica(&self) -> Option<replica::Replica> {
+        let shard = &self.shards[self.shard];
+        let (pool, guard) = shard.read.clone()?;
+        Some(replica::Replica { pool, guard, primary: shard.pool.clone(), fence: self.fence.clone()? })
+    }
+
+    /// The replica's state and last measured lag, when there is one.
+    pub fn replica_status(&self) -> Option<(replica::ReplicaState, Duration)> {
+        self.fence.as_ref().map(|f| (f.state(), f.lag()))
+    }
+
     /// The circuit breaker and retry policy every repository call runs under (the breaker is
     /// the database's; the guard watches this handle's shard).
     pub fn guard(&self) -> &Arc<resilience::Guard> {
@@ -256,6 +291,17 @@ impl Database {
         if self.pooled {
             stats.push(pool_stats("direct", &self.direct));
         }
+        let read = self.shards.iter().filter_map(|s| s.read.as_ref()).map(|(pool, _)| pool_stats("read", pool)).reduce(
+            |a, b| PoolStats {
+                size: a.size + b.size,
+                idle: a.idle + b.idle,
+                in_use: a.in_use + b.in_use,
+                max: a.max + b.max,
+                min: a.min + b.min,
+                ..a
+            },
+        );
+        stats.extend(read);
         stats
     }
 
@@ -266,6 +312,9 @@ impl Database {
         }
         for shard in self.shards.iter() {
             shard.pool.clone().close().await?;
+            if let Some((read, _)) = &shard.read {
+                read.clone().close().await?;
+            }
         }
         Ok(())
     }
@@ -295,6 +344,7 @@ pub fn connect_options(url: &DatabaseUrl, settings: &DatabaseSettings, role: Poo
     let mut options = ConnectOptions::new(url.expose().to_owned());
     let (max, min) = match role {
         PoolRole::Traffic => (settings.pool_max, settings.pool_min),
+        PoolRole::Read => (settings.pool_max, 0),
         PoolRole::Direct => (settings.direct_pool_max, 0),
         PoolRole::Migration => (1, 0),
     };

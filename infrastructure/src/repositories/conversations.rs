@@ -1,8 +1,9 @@
 //! Conversations in `conversations`, messages in `messages`.
 
 use super::rows::{self, MESSAGE_COLUMNS, Rows};
-use super::{begin_write, commit, corrupt, is_duplicate, rollback};
+use super::{begin_write, commit, corrupt, fence, is_duplicate, read, rollback};
 use crate::Database;
+use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Duration, Utc};
 use domain::conversation::{
@@ -19,16 +20,18 @@ use sea_orm::{
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The conversation repository on sea-orm, over the traffic pool.
+/// The conversation repository on sea-orm, over the traffic pool, reading from the read
+/// replica where it may (see `database::replica`).
 #[derive(Clone, Debug)]
 pub struct SeaConversationRepository {
     db: DatabaseConnection,
     guard: Arc<Guard>,
+    replica: Option<Replica>,
 }
 
 impl SeaConversationRepository {
     pub fn new(database: &Database) -> Self {
-        Self { db: database.traffic().clone(), guard: database.guard().clone() }
+        Self { db: database.traffic().clone(), guard: database.guard().clone(), replica: database.replica() }
     }
 }
 
@@ -178,6 +181,7 @@ impl SeaConversationRepository {
 
     async fn message_rows(
         &self,
+        db: &DatabaseConnection,
         user: &UserId,
         conversation_id: Uuid,
         query: &MessageListQuery,
@@ -203,10 +207,9 @@ impl SeaConversationRepository {
             .order_by(message::Column::Id, order)
             .limit(query.limit + 1);
         // Messages may be 100,000 characters each: reading stops at a page's worth of text.
-        let statement = select.build(self.db.get_database_backend());
-        let (rows, cut) = rows::fetch_bounded(&self.db, statement, "content", domain::MAX_PAGE_BYTES).await?;
-        if rows.is_empty()
-            && conversation::Entity::find().filter(owned(user, conversation_id)).one(&self.db).await?.is_none()
+        let statement = select.build(db.get_database_backend());
+        let (rows, cut) = rows::fetch_bounded(db, statement, "content", domain::MAX_PAGE_BYTES).await?;
+        if rows.is_empty() && conversation::Entity::find().filter(owned(user, conversation_id)).one(db).await?.is_none()
         {
             return Ok(None);
         }
@@ -239,11 +242,23 @@ impl ConversationRepository for SeaConversationRepository {
                     }
                 }
             })
-            .await
+            .await?;
+        fence(self.replica.as_ref()).await;
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
+        let found = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
+            let select = conversation::Entity::find().filter(owned(user, id));
+            async move { select.one(&db).await }
+        })
+        .await?;
+        Ok(found.map(from_conversation))
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
+    async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
         let found = self
             .guard
             .run(Safety::Read, |_| conversation::Entity::find().filter(owned(user, id)).one(&self.db))
@@ -257,24 +272,22 @@ impl ConversationRepository for SeaConversationRepository {
         user: &UserId,
         query: &ConversationListQuery,
     ) -> Result<Page<Conversation, ConversationCursor>, RepositoryError> {
-        let rows = self
-            .guard
-            .run(Safety::Read, |_| {
-                let mut select = conversation::Entity::find().filter(conversation::Column::UserId.eq(user.as_ref()));
-                if let Some(after) = query.after {
-                    let row = Expr::tuple([
-                        Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
-                        Expr::col((conversation::Entity, conversation::Column::Id)),
-                    ]);
-                    select = select.filter(row.lt(Expr::tuple([Expr::val(after.updated_at), Expr::val(after.id)])));
-                }
-                select
-                    .order_by(conversation::Column::UpdatedAt, Order::Desc)
-                    .order_by(conversation::Column::Id, Order::Desc)
-                    .limit(query.limit + 1)
-                    .all(&self.db)
-            })
-            .await?;
+        let rows = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
+            let mut select = conversation::Entity::find().filter(conversation::Column::UserId.eq(user.as_ref()));
+            if let Some(after) = query.after {
+                let row = Expr::tuple([
+                    Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
+                    Expr::col((conversation::Entity, conversation::Column::Id)),
+                ]);
+                select = select.filter(row.lt(Expr::tuple([Expr::val(after.updated_at), Expr::val(after.id)])));
+            }
+            let select = select
+                .order_by(conversation::Column::UpdatedAt, Order::Desc)
+                .order_by(conversation::Column::Id, Order::Desc)
+                .limit(query.limit + 1);
+            async move { select.all(&db).await }
+        })
+        .await?;
         let rows = rows.into_iter().map(from_conversation).collect();
         Ok(Page::from_overfetch(rows, query.limit, |c: &Conversation| ConversationCursor {
             updated_at: c.updated_at,
@@ -306,9 +319,10 @@ impl ConversationRepository for SeaConversationRepository {
             })
             .await?;
         if let Some(row) = rows.into_iter().next() {
+            fence(self.replica.as_ref()).await;
             return Ok(Some(Ok(from_conversation(row))));
         }
-        Ok(self.find(user, id).await?.map(|current| Err(current.version)))
+        Ok(self.find_for_update(user, id).await?.map(|current| Err(current.version)))
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
@@ -329,10 +343,11 @@ impl ConversationRepository for SeaConversationRepository {
             })
             .await?;
         if result.rows_affected == 1 {
+            fence(self.replica.as_ref()).await;
             return Ok(DeleteOutcome::Deleted);
         }
         if expected_version.is_some()
-            && let Some(current) = self.find(user, id).await?
+            && let Some(current) = self.find_for_update(user, id).await?
         {
             return Ok(DeleteOutcome::VersionMismatch { current: current.version });
         }
@@ -362,6 +377,9 @@ impl ConversationRepository for SeaConversationRepository {
                 }
             })
             .await?;
+        if outcome.is_some() {
+            fence(self.replica.as_ref()).await;
+        }
         match outcome {
             None => Ok(None),
             Some(Ok(message)) => Ok(Some(message)),
@@ -376,8 +394,10 @@ impl ConversationRepository for SeaConversationRepository {
         conversation_id: Uuid,
         query: &MessageListQuery,
     ) -> Result<Option<Page<Message, MessageCursor>>, RepositoryError> {
-        let Some((rows, cut)) =
-            self.guard.run(Safety::Read, |_| self.message_rows(user, conversation_id, query)).await?
+        let Some((rows, cut)) = read(&self.guard, &self.db, self.replica.as_ref(), |db| async move {
+            self.message_rows(&db, user, conversation_id, query).await
+        })
+        .await?
         else {
             return Ok(None);
         };

@@ -13,6 +13,8 @@ mod tasks;
 pub use conversations::SeaConversationRepository;
 pub use tasks::SeaTaskRepository;
 
+use crate::database::replica::Replica;
+use crate::database::resilience::{Guard, Safety};
 use crate::database::statements;
 use domain::RepositoryError;
 use sea_orm::{
@@ -50,4 +52,44 @@ fn is_duplicate(error: &DbErr) -> bool {
 /// A stored row the domain cannot represent: a bug or a hand edit, never the client's fault.
 fn corrupt(what: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Internal(format!("unreadable row: {what}"))
+}
+
+/// Runs a read that may be served by the read replica (see `database::replica`): there while
+/// the replica is known to hold every acknowledged write, on the primary otherwise, and on the
+/// primary again when the replica fails it. `run` gets the pool to read from.
+async fn read<T, F, Fut>(
+    guard: &Guard,
+    primary: &DatabaseConnection,
+    replica: Option<&Replica>,
+    run: F,
+) -> Result<T, RepositoryError>
+where
+    F: Fn(DatabaseConnection) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbErr>>,
+{
+    if let Some(replica) = replica {
+        replica.refresh_in_background();
+        if replica.fence.serves_reads() {
+            match replica.guard.run(Safety::Read, |_| run(replica.pool.clone())).await {
+                Ok(value) => {
+                    metrics::counter!("db_reads_total", "target" => "replica").increment(1);
+                    return Ok(value);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "a read on the replica failed; reading from the primary");
+                    replica.fence.mark_unreachable();
+                }
+            }
+        }
+        metrics::counter!("db_reads_total", "target" => "primary").increment(1);
+    }
+    guard.run(Safety::Read, |_| run(primary.clone())).await
+}
+
+/// After a write, returns once the read replica holds it, or once the fence's wait is over
+/// (see `database::replica`); at once without a replica.
+async fn fence(replica: Option<&Replica>) {
+    if let Some(replica) = replica {
+        replica.after_write().await;
+    }
 }

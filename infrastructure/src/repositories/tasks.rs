@@ -1,8 +1,9 @@
 //! Tasks in the `tasks` table, idempotency records in `idempotency_keys`.
 
 use super::rows::{self, Rows, TASK_COLUMNS};
-use super::{begin_write, commit, corrupt, is_duplicate, rollback};
+use super::{begin_write, commit, corrupt, fence, is_duplicate, read, rollback};
 use crate::Database;
+use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Utc};
 use domain::task::{
@@ -19,16 +20,18 @@ use sea_orm::{
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The task repository on sea-orm, over the traffic pool.
+/// The task repository on sea-orm, over the traffic pool, reading from the read replica
+/// where it may (see `database::replica`).
 #[derive(Clone, Debug)]
 pub struct SeaTaskRepository {
     db: DatabaseConnection,
     guard: Arc<Guard>,
+    replica: Option<Replica>,
 }
 
 impl SeaTaskRepository {
     pub fn new(database: &Database) -> Self {
-        Self { db: database.traffic().clone(), guard: database.guard().clone() }
+        Self { db: database.traffic().clone(), guard: database.guard().clone(), replica: database.replica() }
     }
 }
 
@@ -239,7 +242,13 @@ impl SeaTaskRepository {
     /// One page of rows in the query's order: one statement, two at the dated/undated seam of
     /// the due-date order. The statements are built before anything is awaited, so the
     /// future of a page stays small (it is moved into the guard's retry and a box per call).
-    async fn page_rows(&self, user: &UserId, query: &TaskListQuery, now: DateTime<Utc>) -> Result<Rows, DbErr> {
+    async fn page_rows(
+        &self,
+        db: &DatabaseConnection,
+        user: &UserId,
+        query: &TaskListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Rows, DbErr> {
         let select = self.filtered(user, &query.filter, now);
         let direction = query.sort.direction;
         // One row more than the page tells whether another page follows.
@@ -255,7 +264,7 @@ impl SeaTaskRepository {
                     };
                     let dated = select.clone().filter(task::Column::DueDate.is_not_null());
                     let dated = self.keyset_page(dated, task::Column::DueDate, direction, after, want);
-                    return Box::pin(self.dated_then_undated(dated, select, direction, want)).await;
+                    return Box::pin(self.dated_then_undated(db, dated, select, direction, want)).await;
                 }
             },
             field => {
@@ -272,21 +281,22 @@ impl SeaTaskRepository {
                 self.keyset_page(select, column, direction, after, want)
             }
         };
-        rows::fetch_all(&self.db, statement).await
+        rows::fetch_all(db, statement).await
     }
 
     /// The dated rows of a due-date page, then as many undated ones as the page has room for.
     async fn dated_then_undated(
         &self,
+        db: &DatabaseConnection,
         dated: Statement,
         select: Select<task::Entity>,
         direction: Direction,
         want: u64,
     ) -> Result<Rows, DbErr> {
-        let mut rows = rows::fetch_all(&self.db, dated).await?;
+        let mut rows = rows::fetch_all(db, dated).await?;
         let missing = want - rows.len() as u64;
         if missing > 0 {
-            rows.extend(rows::fetch_all(&self.db, self.undated_page(select, direction, None, missing)).await?);
+            rows.extend(rows::fetch_all(db, self.undated_page(select, direction, None, missing)).await?);
         }
         Ok(rows)
     }
@@ -339,7 +349,9 @@ impl TaskRepository for SeaTaskRepository {
                     other => other.map(|_| ()),
                 }
             })
-            .await
+            .await?;
+        fence(self.replica.as_ref()).await;
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task = %task.id))]
@@ -353,6 +365,8 @@ impl TaskRepository for SeaTaskRepository {
         // safe to repeat; the replay of our own task is reported as inserted.
         let stored =
             self.guard.run(Safety::Idempotent, |_| self.insert_idempotent_once(key, task, expired_before)).await?;
+        // A replay too: the first request may still be waiting for the replica.
+        fence(self.replica.as_ref()).await;
         match stored {
             Stored::Inserted => Ok(IdempotentInsert::Inserted),
             Stored::DifferentRequest => Ok(IdempotentInsert::DifferentRequest),
@@ -384,11 +398,23 @@ impl TaskRepository for SeaTaskRepository {
                 }
                 commit(txn).await
             })
-            .await
+            .await?;
+        fence(self.replica.as_ref()).await;
+        Ok(())
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
+        let found = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
+            let statement = find_statement(self.backend(), id, user.as_ref());
+            async move { rows::fetch_all(&db, statement).await }
+        })
+        .await?;
+        Ok(found.tasks()?.pop())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
+    async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
         let found = self
             .guard
             .run(Safety::Read, |_| rows::fetch_all(&self.db, find_statement(self.backend(), id, user.as_ref())))
@@ -403,7 +429,8 @@ impl TaskRepository for SeaTaskRepository {
         updated: &Task,
         next_occurrence: Option<&Task>,
     ) -> Result<bool, RepositoryError> {
-        self.guard
+        let written = self
+            .guard
             .run(Safety::Idempotent, |attempt| async move {
                 let Some(next) = next_occurrence else {
                     let result = Self::compare_and_set(expected_version, updated).exec(&self.db).await?;
@@ -426,7 +453,11 @@ impl TaskRepository for SeaTaskRepository {
                 commit(txn).await?;
                 Ok(true)
             })
-            .await
+            .await?;
+        if written {
+            fence(self.replica.as_ref()).await;
+        }
+        Ok(written)
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
@@ -454,10 +485,11 @@ impl TaskRepository for SeaTaskRepository {
             })
             .await?;
         if deleted.rows_affected == 1 {
+            fence(self.replica.as_ref()).await;
             return Ok(DeleteOutcome::Deleted);
         }
         if expected_version.is_some()
-            && let Some(current) = self.find(user, id).await?
+            && let Some(current) = self.find_for_update(user, id).await?
         {
             return Ok(DeleteOutcome::VersionMismatch { current: current.version });
         }
@@ -479,6 +511,9 @@ impl TaskRepository for SeaTaskRepository {
                     .exec_with_returning(&self.db)
             })
             .await?;
+        if !rows.is_empty() {
+            fence(self.replica.as_ref()).await;
+        }
         rows.into_iter().next().map(from_model).transpose()
     }
 
@@ -489,34 +524,32 @@ impl TaskRepository for SeaTaskRepository {
         query: &TaskListQuery,
         now: DateTime<Utc>,
     ) -> Result<Page<Task, Cursor>, RepositoryError> {
-        let rows = self.guard.run(Safety::Read, |_| self.page_rows(user, query, now)).await?;
+        let rows = read(&self.guard, &self.db, self.replica.as_ref(), |db| async move {
+            self.page_rows(&db, user, query, now).await
+        })
+        .await?;
         let sort = query.sort;
         Ok(Page::from_overfetch(rows.tasks()?, query.limit, |last| Cursor::after(last, sort)))
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {
-        let rows = self
-            .guard
-            .run(Safety::Read, |_| {
-                let overdue_flag = Expr::case(overdue(now), 1).finally(0);
-                task::Entity::find()
-                    .select_only()
-                    .column(task::Column::Status)
-                    .column(task::Column::Priority)
-                    .column_as(Expr::col(sea_orm::sea_query::Asterisk).count(), "tasks")
-                    .column_as(
-                        SimpleExpr::from(Func::cast_as(Func::sum(overdue_flag), Alias::new("bigint"))),
-                        "overdue",
-                    )
-                    .filter(task::Column::UserId.eq(user.as_ref()))
-                    .filter(task::Column::DeletedAt.is_null())
-                    .group_by(task::Column::Status)
-                    .group_by(task::Column::Priority)
-                    .into_model::<StatsRow>()
-                    .all(&self.db)
-            })
-            .await?;
+        let rows = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
+            let overdue_flag = Expr::case(overdue(now), 1).finally(0);
+            let select = task::Entity::find()
+                .select_only()
+                .column(task::Column::Status)
+                .column(task::Column::Priority)
+                .column_as(Expr::col(sea_orm::sea_query::Asterisk).count(), "tasks")
+                .column_as(SimpleExpr::from(Func::cast_as(Func::sum(overdue_flag), Alias::new("bigint"))), "overdue")
+                .filter(task::Column::UserId.eq(user.as_ref()))
+                .filter(task::Column::DeletedAt.is_null())
+                .group_by(task::Column::Status)
+                .group_by(task::Column::Priority)
+                .into_model::<StatsRow>();
+            async move { select.all(&db).await }
+        })
+        .await?;
         let mut stats = TaskStats::empty();
         for row in rows {
             let status = TaskStatus::parse(&row.status).ok_or_else(|| corrupt(format!("status {}", row.status)))?;

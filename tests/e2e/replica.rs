@@ -1,0 +1,217 @@
+//! A read replica (`DATABASE_URL_READ`): reads go to it, and still every client reads its own
+//! acknowledged writes, whichever instance answers. These run when the suite has a replica
+//! (`TEST_DATABASE_URL_READ`: the local stack's standby); the rest of the suite then runs with
+//! it too. The fault test stops the standby under load, so it runs alone with the others.
+
+use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, settings_for, skip};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The `db_reads_total` counter for `target`, summed over what the process recorded so far.
+async fn reads(app: &TestApp, target: &str) -> u64 {
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    let prefix = format!("db_reads_total{{target=\"{target}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Two instances of the service on one database (and its replica), as behind a load balancer.
+async fn two_instances() -> (TestApp, TestApp) {
+    let db = TestDatabase::migrated().await;
+    let second = TestApp::start(settings_for(&db, &[]), None).await;
+    let first = TestApp::start(settings_for(&db, &[]), Some(db)).await;
+    (first, second)
+}
+
+async fn json(response: reqwest::Response, expected: u16, what: &str) -> Value {
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("body");
+    assert_eq!(status, expected, "{what}: {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn with_a_replica_every_client_reads_its_own_writes_through_either_instance() {
+    if !Backend::from_env().has_replica() {
+        return skip("needs TEST_DATABASE_URL_READ");
+    }
+    let (a, b) = two_instances().await;
+    let replica_reads = reads(&a, "replica").await;
+    // 20 users at once, 100 rounds each: write on one instance, read it back at once on the
+    // other. Each user stays under the shipped rate limit.
+    let users: Vec<TestUser> = (0..20).map(|_| a.new_user()).collect();
+    let rounds = users.iter().enumerate().map(|(u, user)| {
+        let (a, b) = (&a, &b);
+        async move {
+            let conversation = json(
+                a.request(Method::POST, "/api/v1/conversations", user)
+                    .json(&json!({"title": "ryw"}))
+                    .send()
+                    .await
+                    .expect("create"),
+                201,
+                "create a conversation",
+            )
+            .await;
+            let conversation = conversation["id"].as_str().expect("id").to_owned();
+            for round in 0..100 {
+                let (writer, reader) = if (u + round) % 2 == 0 { (a, b) } else { (b, a) };
+                let title = format!("user {u} round {round}");
+                let created = json(
+                    writer
+                        .request(Method::POST, "/api/v1/tasks", user)
+                        .json(&json!({"title": title}))
+                        .send()
+                        .await
+                        .expect("create"),
+                    201,
+                    "create",
+                )
+                .await;
+                let id = created["id"].as_str().expect("id");
+                let read = json(
+                    reader.request(Method::GET, &format!("/api/v1/tasks/{id}"), user).send().await.expect("get"),
+                    200,
+                    "read a task created on the other instance",
+                )
+                .await;
+                assert_eq!(read["title"], title);
+                let patched = json(
+                    reader
+                        .request(Method::PATCH, &format!("/api/v1/tasks/{id}"), user)
+                        .json(&json!({"status": "completed"}))
+                        .send()
+                        .await
+                        .expect("patch"),
+                    200,
+                    "patch",
+                )
+                .await;
+                let page = json(
+                    writer.request(Method::GET, "/api/v1/tasks?limit=1", user).send().await.expect("list"),
+                    200,
+                    "list",
+                )
+                .await;
+                assert_eq!(page["items"][0]["version"], patched["version"], "the newest version is listed");
+                let message = json(
+                    writer
+                        .request(Method::POST, &format!("/api/v1/conversations/{conversation}/messages"), user)
+                        .json(&json!({"role": "user", "content": title}))
+                        .send()
+                        .await
+                        .expect("append"),
+                    201,
+                    "append",
+                )
+                .await;
+                let messages = json(
+                    reader
+                        .request(
+                            Method::GET,
+                            &format!("/api/v1/conversations/{conversation}/messages?order=desc&limit=1"),
+                            user,
+                        )
+                        .send()
+                        .await
+                        .expect("messages"),
+                    200,
+                    "messages",
+                )
+                .await;
+                assert_eq!(messages["items"][0]["id"], message["id"], "the message just appended is read back");
+            }
+            let stats =
+                json(a.request(Method::GET, "/api/v1/tasks/stats", user).send().await.expect("stats"), 200, "stats")
+                    .await;
+            assert_eq!(stats["total"], 100);
+        }
+    });
+    futures::future::join_all(rounds).await;
+    let served = reads(&a, "replica").await - replica_reads;
+    assert!(served > 2_000, "the replica served only {served} of the 8,000 reads");
+    let health: Value = a.get("/health/db").await.json().await.expect("health");
+    assert!(health["replica"]["state"].is_string(), "{health}");
+    assert!(health["pools"].as_array().expect("pools").iter().any(|p| p["name"] == "read"), "{health}");
+}
+
+#[tokio::test]
+#[ignore = "stops the shared local stack's standby; scripts/test runs it alone"]
+async fn stopping_the_replica_under_load_fails_no_read_and_reads_return_to_it() {
+    let script = std::env::var("TEST_FAULTS").ok().filter(|s| !s.is_empty());
+    let (Some(script), true) = (script, Backend::from_env().has_replica()) else {
+        return skip("needs TEST_FAULTS and TEST_DATABASE_URL_READ");
+    };
+    let inject = |fault: &str| {
+        let output = std::process::Command::new(&script).arg(fault).output().expect("run the fault script");
+        assert!(output.status.success(), "{fault} failed: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let (a, b) = two_instances().await;
+    let users: Vec<TestUser> = (0..8).map(|_| a.new_user()).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients = users.iter().enumerate().map(|(u, user)| {
+        let (a, b, stop) = (&a, &b, stop.clone());
+        async move {
+            let mut done = 0_u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (writer, reader) = if done.is_multiple_of(2) { (a, b) } else { (b, a) };
+                let title = format!("user {u} task {done}");
+                let created = json(
+                    writer
+                        .request(Method::POST, "/api/v1/tasks", user)
+                        .json(&json!({"title": title}))
+                        .send()
+                        .await
+                        .expect("create"),
+                    201,
+                    "create while the replica comes and goes",
+                )
+                .await;
+                let id = created["id"].as_str().expect("id");
+                let read = json(
+                    reader.request(Method::GET, &format!("/api/v1/tasks/{id}"), user).send().await.expect("get"),
+                    200,
+                    "read while the replica comes and goes",
+                )
+                .await;
+                assert_eq!(read["title"], title);
+                json(reader.request(Method::GET, "/api/v1/tasks", user).send().await.expect("list"), 200, "list").await;
+                done += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            done
+        }
+    });
+    let load = futures::future::join_all(clients);
+    let faults = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = (reads(&a, "replica").await, reads(&a, "primary").await);
+        inject("standby-stop");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let health: Value = a.get("/health/db").await.json().await.expect("health");
+        assert_ne!(health["replica"]["state"], "serving", "{health}");
+        assert_eq!(health["status"], "healthy", "the primary is fine: {health}");
+        let during = (reads(&a, "replica").await, reads(&a, "primary").await);
+        assert!(during.1 > before.1, "reads went to the primary while the replica was away");
+        inject("standby-start");
+        // Back to the replica within a few seconds of its return.
+        let back = Instant::now();
+        loop {
+            let health: Value = a.get("/health/db").await.json().await.expect("health");
+            if health["replica"]["state"] == "serving" {
+                break;
+            }
+            assert!(back.elapsed() < Duration::from_secs(15), "the replica never served again: {health}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let returned = reads(&a, "replica").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(reads(&a, "replica").await > returned, "reads went back to the replica");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!("replica stop: back to serving {:?} after it returned", back.elapsed());
+    };
+    let (done, ()) = tokio::join!(load, faults);
+    let total: u32 = done.iter().sum();
+    eprintln!("replica stop: {total} create-then-read rounds, none failed");
+    assert!(total > 50, "the load made only {total} rounds");
+}
