@@ -29,13 +29,11 @@ impl Drain {
     pub fn is_draining(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+}
 
-    /// Marks `response` to close its connection when the instance is draining.
-    pub fn close_if_draining(&self, response: &mut actix_web::HttpResponse) {
-        if self.is_draining() {
-            response.head_mut().set_connection_type(ConnectionType::Close);
-        }
-    }
+/// Marks `response` to close its connection once it is sent.
+pub fn close_connection(response: &mut actix_web::HttpResponse) {
+    response.head_mut().set_connection_type(ConnectionType::Close);
 }
 
 #[cfg(test)]
@@ -43,16 +41,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_drain_is_seen_by_every_clone_and_closes_connections() {
+    fn a_drain_is_seen_by_every_clone_and_a_closed_answer_says_so() {
         let drain = Drain::default();
         let seen_by_a_worker = drain.clone();
-        let mut before = actix_web::HttpResponse::Ok().finish();
-        seen_by_a_worker.close_if_draining(&mut before);
-        assert_ne!(before.head().connection_type(), ConnectionType::Close);
+        assert!(!seen_by_a_worker.is_draining());
         drain.start();
         assert!(seen_by_a_worker.is_draining());
-        let mut during = actix_web::HttpResponse::Ok().finish();
-        seen_by_a_worker.close_if_draining(&mut during);
-        assert_eq!(during.head().connection_type(), ConnectionType::Close);
+        let mut response = actix_web::HttpResponse::Ok().finish();
+        assert_ne!(response.head().connection_type(), ConnectionType::Close);
+        close_connection(&mut response);
+        assert_eq!(response.head().connection_type(), ConnectionType::Close);
     }
 }

@@ -74,8 +74,10 @@ pub async fn middleware(
             }
             let private = is_private(res.request().path());
             secure(res.headers_mut(), private);
-            if let Some(drain) = res.request().app_data::<actix_web::web::Data<crate::drain::Drain>>().cloned() {
-                drain.close_if_draining(res.response_mut());
+            let draining =
+                res.request().app_data::<actix_web::web::Data<crate::drain::Drain>>().is_some_and(|d| d.is_draining());
+            if draining {
+                crate::drain::close_connection(res.response_mut());
             }
             Ok(res)
         }
