@@ -9,8 +9,9 @@ timeline of restarts, prints the report (Markdown) and exits 1 when a promise wa
 
 The timeline has one line per event, "<epoch seconds> <event> <instance>": `sigterm`, `up`
 (the restarted instance answers readiness and the balancer has it back), `sigkill`. A restart
-window runs from its signal to its `up`; requests that started in a SIGKILL window (up to its
-`up`) are judged apart, since a killed instance loses the requests it held.
+window runs from its signal to its `up`; a request in flight at any moment of one belongs to
+it, and those of a SIGKILL window are judged apart, since a killed instance loses the
+requests it held.
 """
 
 import argparse
@@ -52,15 +53,18 @@ def main():
             windows.append((start, at, kind, instance))
     first_restart = min((w[0] for w in windows), default=float("inf"))
 
-    def phase(started):
-        for start, end, kind, _ in windows:
-            if start <= started <= end:
-                return kind
+    def phase(started, latency):
+        """A request in flight at any moment of a restart window belongs to it; SIGKILL first."""
+        ended = started + latency
+        for wanted in ("sigkill", "sigterm"):
+            for start, end, kind, _ in windows:
+                if kind == wanted and started <= end and ended >= start:
+                    return kind
         return "steady" if started < first_restart else "between"
 
     by_phase = {}
     for started, latency, op, status, attempts in records:
-        entry = by_phase.setdefault(phase(started), {"n": 0, "non2xx": 0, "retried": 0, "lat": [], "statuses": {}})
+        entry = by_phase.setdefault(phase(started, latency), {"n": 0, "non2xx": 0, "retried": 0, "lat": [], "statuses": {}})
         entry["n"] += 1
         entry["lat"].append(latency * 1000)
         entry["retried"] += attempts > 1

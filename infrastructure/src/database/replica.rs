@@ -41,6 +41,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The longest pause between two polls of the replica's replay position.
+const POLL_MAX: Duration = Duration::from_millis(5);
+
+/// After a round that did not find the replica caught up, the next starts this much later.
+const FAILED_ROUND_PAUSE: Duration = Duration::from_millis(50);
+
 /// What `/health/db` and `db_replica_state` say of the replica.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -166,6 +172,7 @@ pub struct Replica {
 }
 
 /// What one round found.
+#[derive(Clone, Copy)]
 enum Round {
     CaughtUp,
     Behind,
@@ -237,6 +244,11 @@ impl Replica {
             Round::Behind => self.fence.settle(1),
             Round::Unreachable => self.fence.settle(2),
         }
+        if !matches!(outcome, Round::CaughtUp) {
+            // Still holding the round: the next one waits a little instead of hammering a
+            // replica that is away (every write waits for one while it is).
+            tokio::time::sleep(FAILED_ROUND_PAUSE.min(deadline.saturating_duration_since(Instant::now()))).await;
+        }
     }
 
     async fn check(&self, deadline: Instant) -> Round {
@@ -275,7 +287,7 @@ impl Replica {
                 return Round::Behind;
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(20));
+            pause = (pause * 2).min(POLL_MAX);
         }
     }
 }
