@@ -263,8 +263,15 @@ impl Guard {
             outcome = &mut attempt => return outcome,
             () = tokio::time::sleep(stall.after) => {}
         }
-        if stall.database_answers().await {
-            return attempt.await;
+        // The attempt goes on while the database is checked: a connection it is opening (to a
+        // waking compute, say) must not lose the time the check takes from its own deadline.
+        let check = stall.database_answers();
+        let mut check = std::pin::pin!(check);
+        tokio::select! {
+            outcome = &mut attempt => return outcome,
+            answers = &mut check => if answers {
+                return attempt.await;
+            }
         }
         tracing::warn!(after = ?stall.after, "a database call stalled and the database does not answer");
         self.open_now();
