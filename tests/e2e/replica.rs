@@ -215,3 +215,29 @@ async fn stopping_the_replica_under_load_fails_no_read_and_reads_return_to_it() 
     eprintln!("replica stop: {total} create-then-read rounds, none failed");
     assert!(total > 50, "the load made only {total} rounds");
 }
+
+#[tokio::test]
+async fn a_read_url_that_is_not_a_replica_keeps_every_read_on_the_primary() {
+    if !Backend::from_env().is_postgres() {
+        return skip("DATABASE_URL_READ is PostgreSQL's");
+    }
+    // A misconfiguration: the primary itself as the replica. It replays nothing, so it can
+    // never be proven to hold a write: reads stay on the primary and nothing is stale.
+    let db = TestDatabase::migrated().await;
+    let primary = db.url.expose().to_owned();
+    let app = TestApp::start(settings_for(&db, &[("DATABASE_URL_READ", &primary)]), Some(db)).await;
+    let user = app.new_user();
+    let task = app.create_task(&user, json!({"title": "on the primary"})).await;
+    let read = json(
+        app.request(Method::GET, &format!("/api/v1/tasks/{}", task["id"].as_str().expect("id")), &user)
+            .send()
+            .await
+            .expect("get"),
+        200,
+        "read",
+    )
+    .await;
+    assert_eq!(read["title"], "on the primary");
+    let health: Value = app.get("/health/db").await.json().await.expect("health");
+    assert_eq!(health["replica"]["state"], "unreachable", "{health}");
+}

@@ -87,6 +87,8 @@ pub struct Fence {
     last: AtomicU8,
     /// How long the last successful round took from `t0` to the confirmation, in microseconds.
     lag_micros: AtomicU64,
+    /// When the endpoint was last found not to be a standby (nanoseconds after `epoch`).
+    not_a_standby_warned: AtomicU64,
 }
 
 impl Fence {
@@ -99,6 +101,7 @@ impl Fence {
             finished: tokio::sync::Notify::new(),
             last: AtomicU8::new(1),
             lag_micros: AtomicU64::new(0),
+            not_a_standby_warned: AtomicU64::new(0),
         }
     }
 
@@ -146,6 +149,21 @@ impl Fence {
 
     pub fn wait(&self) -> Duration {
         self.wait
+    }
+
+    /// `DATABASE_URL_READ` points at a server that is not a standby: said at most once a
+    /// minute, as an error, since every write then waits the whole `wait`.
+    fn warn_not_a_standby(&self) {
+        let now = self.nanos(Instant::now());
+        let last = self.not_a_standby_warned.load(Ordering::Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= 60_000_000_000)
+            && self.not_a_standby_warned.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::error!(
+                "DATABASE_URL_READ is not a read replica (pg_is_in_recovery() is false): reads stay on the primary \
+                 and every write waits DB_REPLICA_WAIT; point it at a replica or remove it"
+            );
+        }
     }
 
     /// A read on the replica failed: no read relies on it until a round finds it caught up.
@@ -270,13 +288,18 @@ impl Replica {
         };
         let probe = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS replayed",
+            "SELECT pg_is_in_recovery() AS standby, coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS replayed",
             [position.into()],
         );
         let mut pause = Duration::from_millis(1);
         loop {
             match self.pool.query_one_raw(probe.clone()).await {
                 Ok(Some(row)) if row.try_get::<bool>("", "replayed").unwrap_or(false) => return Round::CaughtUp,
+                Ok(Some(row)) if !row.try_get::<bool>("", "standby").unwrap_or(true) => {
+                    // A primary replays nothing: it can never be proven to hold the writes.
+                    self.fence.warn_not_a_standby();
+                    return Round::Unreachable;
+                }
                 Ok(_) => {}
                 Err(error) => {
                     tracing::debug!(%error, "the read replica did not answer");
