@@ -30,6 +30,30 @@ async fn json(response: reqwest::Response, expected: u16, what: &str) -> Value {
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
+/// Creates a task on `writer` and reads it back at once on `reader`; returns its id.
+async fn create_then_read(writer: &TestApp, reader: &TestApp, user: &TestUser, title: &str) -> String {
+    let created = json(
+        writer
+            .request(Method::POST, "/api/v1/tasks", user)
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .expect("create"),
+        201,
+        "create",
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let read = json(
+        reader.request(Method::GET, &format!("/api/v1/tasks/{id}"), user).send().await.expect("get"),
+        200,
+        "read a task just created, on the other instance",
+    )
+    .await;
+    assert_eq!(read["title"], title);
+    id
+}
+
 #[tokio::test]
 async fn with_a_replica_every_client_reads_its_own_writes_through_either_instance() {
     if !Backend::from_env().has_replica() {
@@ -57,25 +81,7 @@ async fn with_a_replica_every_client_reads_its_own_writes_through_either_instanc
             for round in 0..100 {
                 let (writer, reader) = if (u + round) % 2 == 0 { (a, b) } else { (b, a) };
                 let title = format!("user {u} round {round}");
-                let created = json(
-                    writer
-                        .request(Method::POST, "/api/v1/tasks", user)
-                        .json(&json!({"title": title}))
-                        .send()
-                        .await
-                        .expect("create"),
-                    201,
-                    "create",
-                )
-                .await;
-                let id = created["id"].as_str().expect("id");
-                let read = json(
-                    reader.request(Method::GET, &format!("/api/v1/tasks/{id}"), user).send().await.expect("get"),
-                    200,
-                    "read a task created on the other instance",
-                )
-                .await;
-                assert_eq!(read["title"], title);
+                let id = create_then_read(writer, reader, user, &title).await;
                 let patched = json(
                     reader
                         .request(Method::PATCH, &format!("/api/v1/tasks/{id}"), user)
@@ -155,26 +161,7 @@ async fn stopping_the_replica_under_load_fails_no_read_and_reads_return_to_it() 
             let mut done = 0_u32;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let (writer, reader) = if done.is_multiple_of(2) { (a, b) } else { (b, a) };
-                let title = format!("user {u} task {done}");
-                let created = json(
-                    writer
-                        .request(Method::POST, "/api/v1/tasks", user)
-                        .json(&json!({"title": title}))
-                        .send()
-                        .await
-                        .expect("create"),
-                    201,
-                    "create while the replica comes and goes",
-                )
-                .await;
-                let id = created["id"].as_str().expect("id");
-                let read = json(
-                    reader.request(Method::GET, &format!("/api/v1/tasks/{id}"), user).send().await.expect("get"),
-                    200,
-                    "read while the replica comes and goes",
-                )
-                .await;
-                assert_eq!(read["title"], title);
+                create_then_read(writer, reader, user, &format!("user {u} task {done}")).await;
                 json(reader.request(Method::GET, "/api/v1/tasks", user).send().await.expect("list"), 200, "list").await;
                 done += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;

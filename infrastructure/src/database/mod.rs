@@ -88,6 +88,18 @@ fn pool_stats(name: &'static str, db: &DatabaseConnection) -> PoolStats {
     PoolStats { name, size, idle, in_use: size.saturating_sub(idle), max: options.0, min: options.1 }
 }
 
+/// The sum of a sharded pool's figures, under one name; `None` without shards.
+fn summed<'a>(name: &'static str, shards: impl Iterator<Item = &'a DatabaseConnection>) -> Option<PoolStats> {
+    shards.map(|pool| pool_stats(name, pool)).reduce(|a, b| PoolStats {
+        size: a.size + b.size,
+        idle: a.idle + b.idle,
+        in_use: a.in_use + b.in_use,
+        max: a.max + b.max,
+        min: a.min + b.min,
+        ..a
+    })
+}
+
 /// The configured bounds of a sqlx pool.
 trait Limits {
     fn clone_limits(&self) -> (u32, u32);
@@ -276,32 +288,14 @@ impl Database {
         }
     }
 
-    /// The state of the traffic pool (all its shards together) and, when there is a pooler,
-    /// the direct one.
+    /// The state of the traffic pool (all its shards together), the direct one when there is a
+    /// pooler, and the read replica's (its shards together) when there is one.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
-        let traffic = self.shards.iter().map(|s| pool_stats("traffic", &s.pool)).reduce(|a, b| PoolStats {
-            size: a.size + b.size,
-            idle: a.idle + b.idle,
-            in_use: a.in_use + b.in_use,
-            max: a.max + b.max,
-            min: a.min + b.min,
-            ..a
-        });
-        let mut stats: Vec<PoolStats> = traffic.into_iter().collect();
+        let mut stats: Vec<PoolStats> = summed("traffic", self.shards.iter().map(|s| &s.pool)).into_iter().collect();
         if self.pooled {
             stats.push(pool_stats("direct", &self.direct));
         }
-        let read = self.shards.iter().filter_map(|s| s.read.as_ref()).map(|(pool, _)| pool_stats("read", pool)).reduce(
-            |a, b| PoolStats {
-                size: a.size + b.size,
-                idle: a.idle + b.idle,
-                in_use: a.in_use + b.in_use,
-                max: a.max + b.max,
-                min: a.min + b.min,
-                ..a
-            },
-        );
-        stats.extend(read);
+        stats.extend(summed("read", self.shards.iter().filter_map(|s| s.read.as_ref().map(|(pool, _)| pool))));
         stats
     }
 
