@@ -67,8 +67,11 @@ async fn a_user_past_the_default_burst_gets_429_with_retry_after_and_others_are_
     let mut refused = None;
     // The default bucket holds 200 and refills at 100 a second: 300 at once must overflow it.
     // A malformed id answers without the database, so the burst takes a few milliseconds.
+    let started = Instant::now();
     let responses =
         futures::future::join_all((0..300).map(|_| app.request(Method::GET, "/api/v1/tasks/x", &alice).send())).await;
+    // What the bucket refilled while the burst lasted (a loaded machine stretches it).
+    let refilled = (started.elapsed().as_secs_f64() * 100.0).ceil() as usize;
     for response in responses {
         let response = response.expect("request");
         statuses.push(response.status().as_u16());
@@ -82,7 +85,8 @@ async fn a_user_past_the_default_burst_gets_429_with_retry_after_and_others_are_
     let ok = statuses.iter().filter(|s| **s == 404).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!(ok + limited, 300, "{statuses:?}");
-    assert!((200..=260).contains(&ok), "the burst and a little refill pass: {ok}");
+    assert!((200..=201 + refilled).contains(&ok), "the burst and what refilled meanwhile ({refilled}) pass: {ok}");
+    assert!(limited > 0, "300 at once overflow the bucket");
     let (headers, problem) = refused.expect("a 429");
     let retry_after: u64 = headers["retry-after"].to_str().expect("ascii").parse().expect("whole seconds");
     assert!((1..=2).contains(&retry_after), "{retry_after}");
@@ -113,18 +117,34 @@ async fn a_user_past_the_default_burst_gets_429_with_retry_after_and_others_are_
 async fn requests_without_a_valid_token_are_limited_per_address_and_health_never() {
     let app = TestApp::spawn().await;
     let client = &app.client;
+    // 60 at once against the address's burst of 40, refilled at 20 a second.
+    let started = Instant::now();
+    let responses = futures::future::join_all(
+        (0..60).map(|_| client.get(app.url("/api/v1/tasks")).bearer_auth("not-a-token").send()),
+    )
+    .await;
+    let refilled = (started.elapsed().as_secs_f64() * 20.0).ceil() as usize;
     let mut statuses = Vec::new();
-    for _ in 0..60 {
-        let response = client.get(app.url("/api/v1/tasks")).bearer_auth("not-a-token").send().await.expect("request");
-        if statuses.is_empty() {
-            assert_eq!(response.headers()["ratelimit-policy"], "\"address\";q=40;w=2");
-        }
+    for response in responses {
+        let response = response.expect("request");
+        assert_eq!(response.headers()["ratelimit-policy"], "\"address\";q=40;w=2");
         statuses.push(response.status().as_u16());
     }
     let unauthorized = statuses.iter().filter(|s| **s == 401).count();
-    assert!((40..=45).contains(&unauthorized), "the address's burst of 40, then 429s: {statuses:?}");
-    assert_eq!(statuses.last(), Some(&429));
-    assert_eq!(app.get("/health/live/x").await.status(), 429, "only the open routes themselves are unlimited");
+    assert!(
+        (40..=41 + refilled).contains(&unauthorized),
+        "the address's burst of 40 and what refilled meanwhile ({refilled}), then 429s: {statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // A path that only starts like an open route is limited like any other: it meets a 429.
+    let mut limited = false;
+    for _ in 0..100 {
+        if app.get("/health/live/x").await.status() == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "only the open routes themselves are unlimited");
     for _ in 0..100 {
         assert_eq!(app.get("/health/live").await.status(), 200);
     }
