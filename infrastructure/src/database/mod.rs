@@ -261,7 +261,13 @@ impl Database {
     pub fn replica(&self) -> Option<replica::Replica> {
         let shard = &self.shards[self.shard];
         let (pool, guard) = shard.read.clone()?;
-        Some(replica::Replica { pool, guard, primary: shard.pool.clone(), fence: self.fence.clone()? })
+        Some(replica::Replica {
+            pool,
+            guard,
+            primary: shard.pool.clone(),
+            primary_guard: shard.guard.clone(),
+            fence: self.fence.clone()?,
+        })
     }
 
     /// The replica's state and last measured lag, when there is one.

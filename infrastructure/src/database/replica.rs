@@ -35,7 +35,7 @@
 //! instance to know that no other still trusts the replica, so the bound is paid rather
 //! than the guarantee given up). A read that fails on the replica is run on the primary.
 
-use super::resilience::Guard;
+use super::resilience::{Guard, Safety};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -81,7 +81,7 @@ pub struct Fence {
     /// `t0` of the newest confirmed fact, in nanoseconds after `epoch` (0: none yet).
     newest: AtomicU64,
     /// One round at a time; the others wait for it to finish.
-    round: tokio::sync::Mutex<()>,
+    round: Arc<tokio::sync::Mutex<()>>,
     finished: tokio::sync::Notify,
     /// The last round's outcome: 0 caught up, 1 behind, 2 unreachable.
     last: AtomicU8,
@@ -97,7 +97,7 @@ impl Fence {
             epoch: Instant::now(),
             wait,
             newest: AtomicU64::new(0),
-            round: tokio::sync::Mutex::new(()),
+            round: Arc::new(tokio::sync::Mutex::new(())),
             finished: tokio::sync::Notify::new(),
             last: AtomicU8::new(1),
             lag_micros: AtomicU64::new(0),
@@ -186,6 +186,8 @@ pub struct Replica {
     /// The replica's own breaker and retries: its failures say nothing about the primary.
     pub guard: Arc<Guard>,
     pub primary: DatabaseConnection,
+    /// The primary's guard, for the position a round reads there.
+    pub primary_guard: Arc<Guard>,
     pub fence: Arc<Fence>,
 }
 
@@ -211,34 +213,35 @@ impl Replica {
             if now >= deadline {
                 return;
             }
-            // Join the round in progress (it may have started before the commit: then the
-            // next one is needed), or run one.
-            match self.fence.round.try_lock() {
-                Ok(_running) => {
-                    self.run_round(deadline).await;
-                    self.fence.finished.notify_waiters();
-                }
-                Err(_) => {
-                    let finished = self.fence.finished.notified();
-                    if self.fence.covers(committed) {
-                        return;
-                    }
-                    let _ = tokio::time::timeout(deadline - now, finished).await;
-                }
+            // Registered before the round starts, so its end is not missed. A round already
+            // running may have started before the commit: then the next one is needed.
+            let finished = self.fence.finished.notified();
+            self.start_round();
+            if self.fence.covers(committed) {
+                return;
             }
+            let _ = tokio::time::timeout(deadline - now, finished).await;
         }
     }
 
     /// Starts a round in the background when the facts are getting old and none is running,
     /// so that reads keep going to the replica. Returns at once.
     pub fn refresh_in_background(&self) {
-        if !self.fence.wants_a_round() || self.fence.round.try_lock().is_err() {
-            return;
+        if self.fence.wants_a_round() {
+            self.start_round();
         }
+    }
+
+    /// Starts a round on a task of its own unless one is running. The round is never cut
+    /// short from outside: its calls run under the guards, whose breakers must see every
+    /// call end (a probe dropped half-way would hold a half-open breaker for its timeout).
+    /// Those who wait for it give up at their own deadlines instead.
+    fn start_round(&self) {
+        let Ok(running) = self.fence.round.clone().try_lock_owned() else { return };
         let replica = self.clone();
         tokio::spawn(async move {
-            let Ok(_running) = replica.fence.round.try_lock() else { return };
             replica.run_round(Instant::now() + replica.fence.wait).await;
+            drop(running);
             replica.fence.finished.notify_waiters();
         });
     }
@@ -247,10 +250,7 @@ impl Replica {
     /// reaches it or `deadline` passes.
     async fn run_round(&self, deadline: Instant) {
         let t0 = Instant::now();
-        let outcome = match tokio::time::timeout_at(deadline.into(), self.check(deadline)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Round::Behind,
-        };
+        let outcome = self.check(deadline).await;
         match outcome {
             Round::CaughtUp => {
                 self.fence.newest.fetch_max(self.fence.nanos(t0), Ordering::AcqRel);
@@ -265,21 +265,19 @@ impl Replica {
         if !matches!(outcome, Round::CaughtUp) {
             // Still holding the round: the next one waits a little instead of hammering a
             // replica that is away (every write waits for one while it is).
-            tokio::time::sleep(FAILED_ROUND_PAUSE.min(deadline.saturating_duration_since(Instant::now()))).await;
+            tokio::time::sleep(FAILED_ROUND_PAUSE).await;
         }
     }
 
+    /// Both statements run under their database's guard, like every other call: a connection
+    /// a failed one leaves behind is then tested before it is used again, so a replica pool
+    /// whose connections died with the replica recovers, and a round can be the replica
+    /// breaker's probe.
     async fn check(&self, deadline: Instant) -> Round {
         // The insert position is at or past the end of every commit record written so far
         // (the write position may not be, while commits are asynchronous).
-        let position = match self
-            .primary
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT pg_current_wal_insert_lsn()::text AS lsn",
-            ))
-            .await
-        {
+        let lsn = Statement::from_string(DbBackend::Postgres, "SELECT pg_current_wal_insert_lsn()::text AS lsn");
+        let position = match self.primary_guard.run(Safety::Read, |_| self.primary.query_one_raw(lsn.clone())).await {
             Ok(Some(row)) => match row.try_get::<String>("", "lsn") {
                 Ok(lsn) => lsn,
                 Err(_) => return Round::Behind,
@@ -293,7 +291,7 @@ impl Replica {
         );
         let mut pause = Duration::from_millis(1);
         loop {
-            match self.pool.query_one_raw(probe.clone()).await {
+            match self.guard.run(Safety::Read, |_| self.pool.query_one_raw(probe.clone())).await {
                 Ok(Some(row)) if row.try_get::<bool>("", "replayed").unwrap_or(false) => return Round::CaughtUp,
                 Ok(Some(row)) if !row.try_get::<bool>("", "standby").unwrap_or(true) => {
                     // A primary replays nothing: it can never be proven to hold the writes.
