@@ -1147,6 +1147,24 @@ async fn the_same_idempotency_key_with_a_different_body_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_replay_after_the_task_was_deleted_answers_the_first_response_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.new_user();
+    let body = json!({"title": "pay the rent"});
+    let first = create_with_key(&app, &alice, "rent", &body).await;
+    assert_eq!(first.status, 201);
+    let id = id_of(&first.body);
+    let deleted = send(app.request(Method::DELETE, &format!("{TASKS}/{id}"), &alice)).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    // The retry of a create that already happened is not a new create.
+    let again = create_with_key(&app, &alice, "rent", &body).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(get_task(&app, &alice, &id).await.status, 404);
+    assert_eq!(total(&app, &alice).await, 0);
+}
+
+#[tokio::test]
 async fn idempotency_keys_belong_to_one_user() {
     let app = TestApp::spawn().await;
     let (alice, bob) = (app.new_user(), app.new_user());
