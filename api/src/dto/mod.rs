@@ -25,7 +25,7 @@ pub fn optional_timestamp(t: &Option<DateTime<Utc>>) -> Option<String> {
 
 /// An instant as the API writes it (`2026-11-23T10:30:15.123456Z`: RFC 3339, UTC, `Z`,
 /// microseconds), formatted on the stack: chrono's `to_rfc3339_opts` goes through `fmt` and a
-/// `String`, which was a tenth of the service's CPU on a page of tasks (five timestamps a task).
+/// `String` for each of a task's five timestamps, a cost that shows on every page of tasks.
 /// Years outside 0000-9999 and leap seconds, which the fixed layout cannot hold, are left to
 /// chrono.
 #[derive(Debug)]
@@ -94,9 +94,10 @@ pub fn serialize_optional_timestamp<S: serde::Serializer>(
 pub mod patterns {
     /// Any text without U+0000.
     pub const TEXT: &str = r"^[^\u0000]*$";
-    /// A title: no U+0000, and something left after trimming white space.
-    pub const TITLE: &str =
-        r"^[^\u0000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000]*$";
+    /// A title: no U+0000, and 1 to 200 characters left after trimming white space (any
+    /// amount of it may surround them: API.md counts the trimmed title, so `maxLength` cannot
+    /// say it). The white space is Unicode's, as Rust's `trim` removes it.
+    pub const TITLE: &str = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$";
     /// A tag: no U+0000, and a visible character.
     pub const TAG: &str = r"^[^\u0000]*[^\u0000-\u0020\u007f-\u00a0\u00ad\u034f\u1680\u180e\u2000-\u200f\u2028\u2029\u202f\u205f-\u2064\u3000\ufe00-\ufe0f\ufeff][^\u0000]*$";
     /// `q`: no control character but tab and line breaks.
@@ -383,6 +384,18 @@ mod tests {
             );
         }
         assert!(matches(patterns::TITLE, "  a  ") && !matches(patterns::TITLE, " \u{3000} "));
+        // The length counts after trimming, in characters, whatever surrounds the title.
+        for length in [1, 2, 199, 200, 201] {
+            for (before, after) in [("", ""), ("\n", ""), (" ", "\u{3000}"), ("\u{85}\t", "  ")] {
+                let core = format!("é{}", "x".repeat(length - 1));
+                let title = format!("{before}{core}{after}");
+                let ok = NewTask::parse(NewTaskFields { title: title.clone(), ..NewTaskFields::default() }).is_ok();
+                assert_eq!(ok, length <= 200, "task title of {length}");
+                let conversation_ok = domain::conversation::NewConversation::parse(Some(title.clone())).is_ok();
+                assert_eq!(conversation_ok, ok, "conversation title of {length}");
+                assert_eq!(matches(patterns::TITLE, &title), ok, "title of {length} with {before:?} {after:?}");
+            }
+        }
     }
 
     #[test]
