@@ -26,6 +26,17 @@ pub enum DeleteOutcome {
         current: i32,
     },
 }
+
+/// What a conditional update did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpdateOutcome<T> {
+    Updated(T),
+    NotFound,
+    /// The expected version was not the current one; nothing was changed.
+    VersionMismatch {
+        current: i32,
+    },
+}
 pub use page::{MAX_PAGE_BYTES, Page};
 pub use user::UserId;
 pub use validation::{FieldError, ValidationErrors};

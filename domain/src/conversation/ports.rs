@@ -3,10 +3,10 @@
 use super::model::{
     Conversation, ConversationCursor, ConversationListQuery, Message, MessageCursor, MessageListQuery, NewMessage,
 };
-use crate::DeleteOutcome;
 use crate::error::RepositoryError;
 use crate::page::Page;
 use crate::user::UserId;
+use crate::{DeleteOutcome, UpdateOutcome};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -30,7 +30,7 @@ pub trait ConversationRepository: Send + Sync + std::fmt::Debug {
         query: &ConversationListQuery,
     ) -> Result<Page<Conversation, ConversationCursor>, RepositoryError>;
 
-    /// Sets the title if the version matches (when given); `None` when not found.
+    /// Sets the title if the version matches (when given).
     async fn set_title(
         &self,
         user: &UserId,
@@ -38,7 +38,7 @@ pub trait ConversationRepository: Send + Sync + std::fmt::Debug {
         title: Option<String>,
         expected_version: Option<i32>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Result<Conversation, i32>>, RepositoryError>;
+    ) -> Result<UpdateOutcome<Conversation>, RepositoryError>;
 
     /// Deletes the conversation and, through the foreign key, its messages, if its version is
     /// still `expected_version` (when given).

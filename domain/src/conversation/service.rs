@@ -5,11 +5,11 @@ use super::model::{
     MessageListQuery, NewConversation, NewMessage,
 };
 use super::ports::ConversationRepository;
-use crate::DeleteOutcome;
 use crate::clock::Clock;
 use crate::error::{DomainError, Result};
 use crate::page::Page;
 use crate::user::UserId;
+use crate::{DeleteOutcome, UpdateOutcome};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -63,18 +63,16 @@ impl ConversationService {
         };
         let expected = if_match.or(Some(current.version));
         match self.repo.set_title(user, id, title.clone(), expected, self.clock.now()).await? {
-            None => Err(DomainError::NotFound),
-            Some(Ok(updated)) => Ok(updated),
+            UpdateOutcome::NotFound => Err(DomainError::NotFound),
+            UpdateOutcome::Updated(updated) => Ok(updated),
             // Someone else changed it in between: with If-Match that is a failed precondition;
             // without, the title change still applies to the newer version.
-            Some(Err(current)) => match if_match {
+            UpdateOutcome::VersionMismatch { current } => match if_match {
                 Some(expected) => Err(DomainError::PreconditionFailed { expected, current }),
-                None => self
-                    .repo
-                    .set_title(user, id, title, None, self.clock.now())
-                    .await?
-                    .and_then(Result::ok)
-                    .ok_or(DomainError::NotFound),
+                None => match self.repo.set_title(user, id, title, None, self.clock.now()).await? {
+                    UpdateOutcome::Updated(updated) => Ok(updated),
+                    UpdateOutcome::NotFound | UpdateOutcome::VersionMismatch { .. } => Err(DomainError::NotFound),
+                },
             },
         }
     }

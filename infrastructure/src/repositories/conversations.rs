@@ -10,7 +10,7 @@ use domain::conversation::{
     Conversation, ConversationCursor, ConversationListQuery, ConversationRepository, Message, MessageCursor,
     MessageListQuery, MessageOrder, MessageRole, NewMessage,
 };
-use domain::{DeleteOutcome, Page, RepositoryError, UserId};
+use domain::{DeleteOutcome, Page, RepositoryError, UpdateOutcome, UserId};
 use entity::{conversation, message};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -303,7 +303,7 @@ impl ConversationRepository for SeaConversationRepository {
         title: Option<String>,
         expected_version: Option<i32>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Result<Conversation, i32>>, RepositoryError> {
+    ) -> Result<UpdateOutcome<Conversation>, RepositoryError> {
         let rows = self
             .guard
             .run(Safety::Write, |_| {
@@ -320,9 +320,12 @@ impl ConversationRepository for SeaConversationRepository {
             .await?;
         if let Some(row) = rows.into_iter().next() {
             fence(self.replica.as_ref()).await;
-            return Ok(Some(Ok(from_conversation(row))));
+            return Ok(UpdateOutcome::Updated(from_conversation(row)));
         }
-        Ok(self.find_for_update(user, id).await?.map(|current| Err(current.version)))
+        Ok(match self.find_for_update(user, id).await? {
+            Some(current) => UpdateOutcome::VersionMismatch { current: current.version },
+            None => UpdateOutcome::NotFound,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
