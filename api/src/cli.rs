@@ -113,9 +113,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if serving {
-                tracing::error!(error = %error, "stopped with an error");
+                tracing::error!(error = format!("{error:#}"), "stopped with an error");
             }
-            eprintln!("error: {error}");
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }

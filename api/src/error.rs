@@ -10,6 +10,7 @@ use crate::request_id;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use domain::error::Chain;
 use domain::{DomainError, RepositoryError, ValidationErrors};
 use serde::Serialize;
 use std::fmt;
@@ -339,12 +340,12 @@ impl From<DomainError> for ApiError {
 impl From<RepositoryError> for ApiError {
     fn from(error: RepositoryError) -> Self {
         match error {
-            RepositoryError::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
+            RepositoryError::Unavailable(_) => {
+                tracing::warn!(error = %Chain(&error), "database unavailable");
                 Self::DatabaseUnavailable
             }
-            RepositoryError::Internal(cause) => {
-                tracing::error!(%cause, "storage failure");
+            RepositoryError::Internal(_) => {
+                tracing::error!(error = %Chain(&error), "storage failure");
                 Self::Internal
             }
         }

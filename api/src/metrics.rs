@@ -8,7 +8,7 @@
 //! - `http_requests_rejected_total{reason}`: requests refused by the limits (`overloaded`,
 //!   `rate_limited_user`, `rate_limited_address`, `body_timeout`).
 //! - `db_pool_connections{pool, state}` (`idle`, `in_use`) and `db_pool_max_connections{pool}`.
-//! - `db_errors_total{kind}`: database errors by class (see `infrastructure::database::errors`).
+//! - `db_errors_total{kind}`: database errors by class (see `infrastructure::observe::ERROR_KINDS`).
 //! - `db_acquire_timeouts_total`: requests that gave up waiting for a pooled connection.
 //! - `db_acquire_waits_total`: acquires that took longer than 5 ms.
 //! - `db_circuit_breaker_state`: 0 closed, 1 half-open, 2 open; `db_circuit_breaker_opened_total`.
@@ -108,7 +108,7 @@ fn describe_and_register() {
     for reason in crate::limits::REJECTION_REASONS {
         metrics::counter!("http_requests_rejected_total", "reason" => reason).absolute(0);
     }
-    for kind in infrastructure::database::errors::ERROR_KINDS {
+    for kind in infrastructure::observe::ERROR_KINDS {
         metrics::counter!("db_errors_total", "kind" => kind).absolute(0);
     }
     for name in
@@ -196,13 +196,14 @@ mod tests {
     ),
 )]
 pub async fn render(handle: web::Data<PrometheusHandle>, database: web::Data<Database>) -> HttpResponse {
-    for pool in database.pool_stats() {
+    let figures = database.figures();
+    for pool in &figures.pools {
         metrics::gauge!("db_pool_connections", "pool" => pool.name, "state" => "idle").set(f64::from(pool.idle));
         metrics::gauge!("db_pool_connections", "pool" => pool.name, "state" => "in_use").set(f64::from(pool.in_use));
         metrics::gauge!("db_pool_max_connections", "pool" => pool.name).set(f64::from(pool.max));
     }
-    metrics::counter!("db_acquire_timeouts_total").absolute(infrastructure::database::errors::acquire_timeouts());
-    metrics::counter!("db_acquire_waits_total").absolute(infrastructure::database::pool_events::acquire_waits());
-    metrics::gauge!("db_circuit_breaker_state").set(database.guard().state().gauge());
+    metrics::counter!("db_acquire_timeouts_total").absolute(figures.acquire_timeouts);
+    metrics::counter!("db_acquire_waits_total").absolute(figures.acquire_waits);
+    metrics::gauge!("db_circuit_breaker_state").set(figures.breaker.gauge());
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(handle.render())
 }

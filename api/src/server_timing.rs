@@ -6,7 +6,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use infrastructure::database::statements;
+use infrastructure::observe;
 
 pub const HEADER: HeaderName = HeaderName::from_static("server-timing");
 
@@ -14,7 +14,7 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let (outcome, tally) = statements::tally(next.call(req)).await;
+    let (outcome, tally) = observe::tally(next.call(req)).await;
     let mut response = outcome?;
     let value = format!("db;desc=\"statements={}\";dur={:.3}", tally.statements, tally.time.as_secs_f64() * 1000.0);
     if let Ok(value) = HeaderValue::from_str(&value) {

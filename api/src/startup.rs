@@ -12,6 +12,7 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use domain::SystemClock;
 use domain::conversation::ConversationService;
+use domain::error::Chain;
 use domain::task::TaskService;
 use infrastructure::database::migrate::{self, MigrateCommand};
 use infrastructure::repositories::{SeaConversationRepository, SeaTaskRepository};
@@ -29,7 +30,7 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind { address: String, source: std::io::Error },
     #[error(transparent)]
     Infrastructure(#[from] infrastructure::Error),
@@ -107,7 +108,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
         if let Err(error) = self.database.close().await {
-            tracing::warn!(%error, "closing the database pools failed");
+            tracing::warn!(error = %Chain(&error), "closing the database pools failed");
         }
         Ok(())
     }
@@ -157,7 +158,9 @@ async fn purge_expired_keys(tasks: TaskService, every: std::time::Duration) {
         match tasks.purge_expired_keys().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
-            Err(error) => tracing::warn!(%error, "purging expired idempotency keys failed; retrying at the next purge"),
+            Err(error) => {
+                tracing::warn!(error = %Chain(&error), "purging expired idempotency keys failed; retrying at the next purge")
+            }
         }
     }
 }
@@ -175,9 +178,9 @@ fn run(
     // Every database probe gives up after the connect timeout (see `routes::health`).
     let probe_timeout = settings.database.connect_timeout;
     let metrics = web::Data::new(crate::metrics::handle());
-    if database.replica_status().is_some() {
+    if database.figures().replica.is_some() {
         // Behind until the first check finds the replica caught up.
-        metrics::gauge!("db_replica_state").set(infrastructure::database::replica::ReplicaState::Behind.gauge());
+        metrics::gauge!("db_replica_state").set(infrastructure::observe::ReplicaState::Behind.gauge());
         metrics::gauge!("db_replica_lag_seconds").set(0.0);
         for target in ["replica", "primary"] {
             metrics::counter!("db_reads_total", "target" => target).absolute(0);

@@ -42,7 +42,7 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     // Filters are per layer, so RUST_LOG limits the log output but not the wait counter.
     let _ = tracing_subscriber::registry()
         .with(output.with_filter(filter.and(never_shown())))
-        .with(infrastructure::database::pool_events::layer())
+        .with(infrastructure::observe::wait_counter())
         .try_init();
     guard
 }

@@ -30,18 +30,73 @@ pub enum DomainError {
     Repository(#[from] RepositoryError),
 }
 
+/// The cause of a [`RepositoryError`], as the adapter found it: its whole chain of sources
+/// stays available to whoever logs it.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
     /// Storage could not be reached or is overloaded; the operation did not happen.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
+    #[error("storage unavailable")]
+    Unavailable(#[source] Cause),
     /// Anything else; the cause is for the logs only.
-    #[error("storage failure: {0}")]
-    Internal(String),
+    #[error("storage failure")]
+    Internal(#[source] Cause),
 }
 
 impl From<ValidationErrors> for DomainError {
     fn from(errors: ValidationErrors) -> Self {
         Self::Validation(errors)
+    }
+}
+
+/// An error and every source under it, one after another: `storage failure: permanent: Query
+/// Error: error returned from database: …`. For logs, which must show the whole cause of a 500.
+/// A source whose message the one above it already ends with (as many libraries write theirs)
+/// is not repeated.
+#[derive(Debug)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            let message = error.to_string();
+            if !shown.ends_with(&message) {
+                write!(f, ": {message}")?;
+            }
+            shown = message;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Refused;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection")]
+    struct Classified(#[source] Refused);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("Query Error: {0}")]
+    struct Repeats(#[source] Refused);
+
+    #[test]
+    fn a_chain_shows_every_cause_once() {
+        let error = RepositoryError::Unavailable(Box::new(Classified(Refused)));
+        assert_eq!(Chain(&error).to_string(), "storage unavailable: connection: connection refused");
+        let error = DomainError::from(error);
+        assert_eq!(Chain(&error).to_string(), "storage unavailable: connection: connection refused");
+        let error = RepositoryError::Internal(Box::new(Repeats(Refused)));
+        assert_eq!(Chain(&error).to_string(), "storage failure: Query Error: connection refused");
     }
 }

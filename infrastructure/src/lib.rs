@@ -6,6 +6,7 @@
 
 pub mod database;
 pub mod error;
+pub mod observe;
 pub mod repositories;
 pub mod settings;
 

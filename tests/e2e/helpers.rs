@@ -307,7 +307,7 @@ fn init_test_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let output = tracing_subscriber::fmt::layer().with_test_writer().with_filter(filter);
     // As in the service: the pool-wait counter sees its events whatever the log filter says.
-    let _ = tracing_subscriber::registry().with(output).with(infrastructure::database::pool_events::layer()).try_init();
+    let _ = tracing_subscriber::registry().with(output).with(infrastructure::observe::wait_counter()).try_init();
 }
 
 /// A running service and an HTTP client for it.

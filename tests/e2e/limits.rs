@@ -597,7 +597,7 @@ async fn metrics_stay_small_whatever_methods_clients_invent_and_every_family_sta
     for family in ["http_requests_rejected_total", "db_errors_total", "db_circuit_breaker_state", "db_retries_total"] {
         assert!(before.contains(&format!("# HELP {family} ")), "{family} has no HELP");
     }
-    for kind in infrastructure::database::errors::ERROR_KINDS {
+    for kind in infrastructure::observe::ERROR_KINDS {
         assert!(before.contains(&format!("db_errors_total{{kind=\"{kind}\"}}")), "db_errors_total{{kind={kind}}}");
     }
     for reason in api::limits::REJECTION_REASONS {

@@ -348,7 +348,7 @@ async fn assert_fast_503s(app: &TestApp, user: &TestUser, what: &str) {
     }
     eprintln!("a database that {what}: slowest answer {slowest:?}");
     // Refused and reset are answers: no timeout of the service's had to run out.
-    let first_timeout = infrastructure::database::resilience::STALL_CHECK_AFTER;
+    let first_timeout = infrastructure::observe::STALL_CHECK_AFTER;
     assert!(slowest < first_timeout, "with a database that {what}, a request waited {slowest:?}");
 }
 

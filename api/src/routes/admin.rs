@@ -57,10 +57,10 @@ pub async fn pool_stats(caller: Caller, database: web::Data<Database>) -> Result
     if !caller.is_admin() {
         return Err(ApiError::Forbidden);
     }
-    let timeouts = infrastructure::database::errors::acquire_timeouts();
-    let waits = infrastructure::database::pool_events::acquire_waits();
-    let pools = database
-        .pool_stats()
+    let figures = database.figures();
+    let (timeouts, waits) = (figures.acquire_timeouts, figures.acquire_waits);
+    let pools = figures
+        .pools
         .iter()
         .map(|p| PoolReport {
             figures: PoolFigures::from(p),

@@ -11,8 +11,9 @@
 
 use crate::drain::Drain;
 use actix_web::{HttpResponse, web};
+use domain::error::Chain;
 use infrastructure::Database;
-use infrastructure::database::PoolStats;
+use infrastructure::observe::{BreakerState, PoolStats, ReplicaState};
 use serde::Serialize;
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -91,7 +92,7 @@ pub struct DatabaseHealth {
     /// The database circuit breaker: `closed` (calls go through), `open` (the database was
     /// found away; calls answer 503 at once) or `half_open` (one call probes it).
     #[schema(value_type = String, example = "closed")]
-    pub circuit_breaker: infrastructure::database::resilience::BreakerState,
+    pub circuit_breaker: BreakerState,
     pub thresholds: Thresholds,
     /// The read replica, when `DATABASE_URL_READ` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +106,7 @@ pub struct ReplicaHealth {
     /// check found it caught up; reads go to the primary) or `unreachable` (the last check or
     /// read could not reach it; reads go to the primary).
     #[schema(value_type = String, example = "serving")]
-    pub state: infrastructure::database::replica::ReplicaState,
+    pub state: ReplicaState,
     /// How long the last successful check waited for the replica to replay the primary's
     /// position, in milliseconds.
     pub lag_ms: f64,
@@ -225,7 +226,7 @@ pub async fn ready(probe: web::Data<Probe>, drain: web::Data<Drain>) -> HttpResp
     match probe.database.ping(probe.timeout).await {
         Ok(_) => HttpResponse::Ok().json(Readiness::READY),
         Err(error) => {
-            tracing::warn!(%error, "readiness probe: database unreachable");
+            tracing::warn!(error = %Chain(&error), "readiness probe: database unreachable");
             HttpResponse::ServiceUnavailable()
                 .insert_header((actix_web::http::header::RETRY_AFTER, crate::error::RETRY_AFTER_SECONDS))
                 .json(Readiness::NOT_READY)
@@ -253,7 +254,8 @@ pub async fn ready(probe: web::Data<Probe>, drain: web::Data<Drain>) -> HttpResp
 )]
 pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
     let outcome = probe.database.ping(probe.timeout).await;
-    let pools: Vec<PoolFigures> = probe.database.pool_stats().iter().map(PoolFigures::from).collect();
+    let figures = probe.database.figures();
+    let pools: Vec<PoolFigures> = figures.pools.iter().map(PoolFigures::from).collect();
     let saturated = pools.first().is_some_and(|p| p.in_use >= p.max);
     let (status, latency_ms) = match &outcome {
         Ok(latency) if *latency < DEGRADED_LATENCY && !saturated => {
@@ -261,7 +263,7 @@ pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
         }
         Ok(latency) => (DatabaseHealthStatus::Degraded, Some(latency.as_secs_f64() * 1000.0)),
         Err(error) => {
-            tracing::warn!(%error, "database health probe failed");
+            tracing::warn!(error = %Chain(error), "database health probe failed");
             (DatabaseHealthStatus::Unhealthy, None)
         }
     };
@@ -271,16 +273,13 @@ pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
         timestamp: crate::dto::timestamp(&chrono::Utc::now()),
         pool: pools.first().cloned(),
         pools,
-        circuit_breaker: probe.database.guard().state(),
+        circuit_breaker: figures.breaker,
         thresholds: Thresholds { degraded_latency_ms: millis(DEGRADED_LATENCY), timeout_ms: millis(probe.timeout) },
-        replica: probe.database.replica().map(|replica| {
-            // A probe is traffic too: it keeps the replica's freshness checked.
-            replica.refresh_in_background();
-            ReplicaHealth {
-                state: replica.fence.state(),
-                lag_ms: (replica.fence.lag().as_secs_f64() * 1e6).round() / 1000.0,
-                max_wait_ms: millis(replica.fence.wait()),
-            }
+        // Reading the figures keeps the replica's freshness checked: a probe is traffic too.
+        replica: figures.replica.map(|replica| ReplicaHealth {
+            state: replica.state,
+            lag_ms: (replica.lag.as_secs_f64() * 1e6).round() / 1000.0,
+            max_wait_ms: millis(replica.max_wait),
         }),
     };
     if outcome.is_ok() {

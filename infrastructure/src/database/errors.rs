@@ -133,23 +133,42 @@ pub fn acquire_timeouts() -> u64 {
     ACQUIRE_TIMEOUTS.load(Ordering::Relaxed)
 }
 
-/// The port-level error for a database error: transient ones mean "unavailable". Each one is
-/// counted in `db_errors_total{kind}`.
-pub fn to_repository_error(error: DbErr) -> RepositoryError {
-    let failure = classify(&error);
-    failure_to_repository_error(error, failure)
-}
-
-/// [`to_repository_error`] for an error already classified.
+/// The port-level error for a database error of class `failure`: transient ones mean
+/// "unavailable". Each one is counted in `db_errors_total{kind}`.
 pub fn failure_to_repository_error(error: DbErr, failure: Failure) -> RepositoryError {
     metrics::counter!("db_errors_total", "kind" => failure.label()).increment(1);
     if failure == Failure::Transient(TransientKind::PoolExhausted) {
         ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
     }
+    let cause = Box::new(Classified { failure, source: error });
     match failure {
-        Failure::Transient(kind) => RepositoryError::Unavailable(format!("{kind:?}: {error}")),
-        Failure::Permanent => RepositoryError::Internal(error.to_string()),
+        Failure::Transient(_) => RepositoryError::Unavailable(cause),
+        Failure::Permanent => RepositoryError::Internal(cause),
     }
+}
+
+/// A database error with its class, the first link of the chain a failed call logs
+/// (`storage unavailable: connection: error communicating with database: …`).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", failure.label())]
+pub(crate) struct Classified {
+    failure: Failure,
+    #[source]
+    source: DbErr,
+}
+
+/// The circuit breaker refused a call without trying it.
+#[derive(Debug, thiserror::Error)]
+#[error("circuit breaker open: the database is away")]
+pub(crate) struct CircuitOpen;
+
+/// A stored row the domain cannot represent: a bug or a hand edit, never the client's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable row: {what}")]
+pub(crate) struct UnreadableRow {
+    pub(crate) what: String,
+    #[source]
+    pub(crate) source: Option<domain::error::Cause>,
 }
 
 #[cfg(test)]
@@ -202,6 +221,27 @@ mod tests {
             Failure::Transient(TransientKind::Connection)
         );
         assert_eq!(classify(&DbErr::RecordNotFound("x".into())), Failure::Permanent);
+    }
+
+    #[test]
+    fn a_repository_error_keeps_the_whole_cause() {
+        use domain::error::Chain;
+        let missing = sea_orm::sqlx::Error::ColumnNotFound("title".into());
+        let error = DbErr::Query(RuntimeErr::SqlxError(missing.into()));
+        let error = failure_to_repository_error(error, Failure::Permanent);
+        assert!(matches!(error, RepositoryError::Internal(_)));
+        assert_eq!(
+            Chain(&error).to_string(),
+            "storage failure: permanent: Query Error: no column found for name: title"
+        );
+        let refused = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let error = DbErr::Conn(RuntimeErr::SqlxError(refused.into()));
+        let failure = classify(&error);
+        let error = failure_to_repository_error(error, failure);
+        assert!(matches!(error, RepositoryError::Unavailable(_)));
+        let chain = Chain(&error).to_string();
+        assert!(chain.starts_with("storage unavailable: connection: Connection Error: "), "{chain}");
+        assert!(chain.to_lowercase().contains("refused"), "{chain}");
     }
 
     #[test]

@@ -12,12 +12,12 @@
 //! therefore a role default that `migrate` writes over the direct URL; see
 //! [`migrate::apply_statement_timeout`].
 
-pub mod errors;
+pub(crate) mod errors;
 pub mod migrate;
-pub mod pool_events;
-pub mod replica;
-pub mod resilience;
-pub mod statements;
+pub(crate) mod pool_events;
+pub(crate) mod replica;
+pub(crate) mod resilience;
+pub(crate) mod statements;
 pub mod url;
 
 use crate::settings::{DatabaseSettings, SettingsError};
@@ -57,8 +57,8 @@ struct Shard {
 pub enum PingError {
     #[error("no answer within {0:?}")]
     TimedOut(Duration),
-    #[error("{0}")]
-    Failed(String),
+    #[error("the ping failed")]
+    Failed(#[source] domain::RepositoryError),
 }
 
 /// A pool's connections right now.
@@ -140,7 +140,7 @@ impl Database {
     /// and then every reply wakes that other worker's thread first, which wakes this one: two
     /// context switches and a cross-thread wake-up per statement. A worker that only uses its
     /// own shard opens, reads and writes its connections on its own thread. The benchmark
-    /// measured it on GET by id and the first page of tasks (`scripts/bench`, README).
+    /// measured it on GET by id and the first page of tasks (`scripts/bench`, docs/performance.md).
     ///
     /// SQLite always has one pool: sqlx runs each SQLite connection on a thread of its own.
     pub async fn connect_lazy_sharded(settings: &DatabaseSettings, shards: usize) -> Result<Self, crate::Error> {
@@ -258,7 +258,7 @@ impl Database {
     }
 
     /// The read replica as this handle's shard uses it, when `DATABASE_URL_READ` is set.
-    pub fn replica(&self) -> Option<replica::Replica> {
+    pub(crate) fn replica(&self) -> Option<replica::Replica> {
         let shard = &self.shards[self.shard];
         let (pool, guard) = shard.read.clone()?;
         Some(replica::Replica {
@@ -270,14 +270,29 @@ impl Database {
         })
     }
 
-    /// The replica's state and last measured lag, when there is one.
-    pub fn replica_status(&self) -> Option<(replica::ReplicaState, Duration)> {
-        self.fence.as_ref().map(|f| (f.state(), f.lag()))
+    /// The layer's figures right now (see [`crate::observe`]). Reading them counts as traffic
+    /// for the read replica: it starts a check of the replica's freshness when one is due.
+    pub fn figures(&self) -> crate::observe::Figures {
+        let replica = self.replica().map(|replica| {
+            replica.refresh_in_background();
+            crate::observe::ReplicaFigures {
+                state: replica.fence.state(),
+                lag: replica.fence.lag(),
+                max_wait: replica.fence.wait(),
+            }
+        });
+        crate::observe::Figures {
+            pools: self.pool_stats(),
+            acquire_waits: pool_events::acquire_waits(),
+            acquire_timeouts: errors::acquire_timeouts(),
+            breaker: self.guard().state(),
+            replica,
+        }
     }
 
     /// The circuit breaker and retry policy every repository call runs under (the breaker is
     /// the database's; the guard watches this handle's shard).
-    pub fn guard(&self) -> &Arc<resilience::Guard> {
+    pub(crate) fn guard(&self) -> &Arc<resilience::Guard> {
         &self.shards[self.shard].guard
     }
 
@@ -289,14 +304,14 @@ impl Database {
         let probe = self.guard().run(resilience::Safety::Read, |_| self.traffic().execute_unprepared("SELECT 1"));
         match tokio::time::timeout(within, probe).await {
             Ok(Ok(_)) => Ok(started.elapsed()),
-            Ok(Err(error)) => Err(PingError::Failed(error.to_string())),
+            Ok(Err(error)) => Err(PingError::Failed(error)),
             Err(_) => Err(PingError::TimedOut(within)),
         }
     }
 
     /// The state of the traffic pool (all its shards together), the direct one when there is a
     /// pooler, and the read replica's (its shards together) when there is one.
-    pub fn pool_stats(&self) -> Vec<PoolStats> {
+    fn pool_stats(&self) -> Vec<PoolStats> {
         let mut stats: Vec<PoolStats> = summed("traffic", self.shards.iter().map(|s| &s.pool)).into_iter().collect();
         if self.pooled {
             stats.push(pool_stats("direct", &self.direct));

@@ -201,8 +201,9 @@ impl ConnectionLosses {
         Self { epoch: Instant::now(), last: AtomicU64::new(0), grace: LOSS_GRACE }
     }
 
-    /// Like [`ConnectionLosses::new`], with another grace period (for tests).
-    pub fn with_grace(grace: Duration) -> Self {
+    /// Like [`ConnectionLosses::new`], with another grace period.
+    #[cfg(test)]
+    fn with_grace(grace: Duration) -> Self {
         Self { grace, ..Self::new() }
     }
 
@@ -386,7 +387,7 @@ impl Guard {
     {
         let Some(admission) = self.admit() else {
             metrics::counter!("db_errors_total", "kind" => "circuit_open").increment(1);
-            return Err(RepositoryError::Unavailable("circuit breaker open: the database is away".into()));
+            return Err(RepositoryError::Unavailable(Box::new(super::errors::CircuitOpen)));
         };
         let started = Instant::now();
         let tries = std::sync::atomic::AtomicU32::new(0);

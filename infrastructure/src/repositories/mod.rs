@@ -13,10 +13,12 @@ mod tasks;
 pub use conversations::SeaConversationRepository;
 pub use tasks::SeaTaskRepository;
 
+use crate::database::errors::UnreadableRow;
 use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use crate::database::statements;
 use domain::RepositoryError;
+use domain::error::Chain;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
@@ -51,7 +53,12 @@ fn is_duplicate(error: &DbErr) -> bool {
 
 /// A stored row the domain cannot represent: a bug or a hand edit, never the client's fault.
 fn corrupt(what: impl std::fmt::Display) -> RepositoryError {
-    RepositoryError::Internal(format!("unreadable row: {what}"))
+    RepositoryError::Internal(Box::new(UnreadableRow { what: what.to_string(), source: None }))
+}
+
+/// [`corrupt`], with the error that found it.
+fn corrupt_because(what: impl std::fmt::Display, source: impl Into<domain::error::Cause>) -> RepositoryError {
+    RepositoryError::Internal(Box::new(UnreadableRow { what: what.to_string(), source: Some(source.into()) }))
 }
 
 /// Runs a read that may be served by the read replica (see `database::replica`): there while
@@ -76,7 +83,7 @@ where
                     return Ok(value);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "a read on the replica failed; reading from the primary");
+                    tracing::warn!(error = %Chain(&error), "a read on the replica failed; reading from the primary");
                     replica.fence.mark_unreachable();
                 }
             }

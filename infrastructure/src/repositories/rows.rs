@@ -5,8 +5,7 @@
 //! per layer (each moved into its box), a `QueryResult` per row, an entity `Model` per row that
 //! was then converted (its tags through a `serde_json::Value`), and a formatted error string for
 //! every NULL column its derived decoder met (`TryGetError::Null(format!(..))`, up to 120 a
-//! page). `scripts/bench`'s profiles put the read path's decoding and execution at over a third
-//! of the service's CPU on a read; this module is what is left of it (README, "What moved the
+//! page). Reading here avoids all of that (docs/performance.md, "What moved the
 //! numbers").
 //!
 //! The SQL is still sea-query's, so it is exactly what the repositories built before; sqlx
@@ -27,7 +26,7 @@ use sea_orm::{ConnAcquireErr, DatabaseConnection, DbBackend, DbErr, RuntimeErr, 
 use sea_query_sqlx::SqlxValues;
 use std::sync::Arc;
 
-use super::corrupt;
+use super::{corrupt, corrupt_because};
 
 /// The columns a task is read with, in this order: every column but `search_text`, which only
 /// the `q` filter reads (in SQL) and no response shows.
@@ -153,7 +152,7 @@ pub(super) async fn fetch_bounded(
 
 /// A column that sqlx could not decode: the schema and the code disagree.
 fn undecodable(what: &str, error: sqlx::Error) -> RepositoryError {
-    corrupt(format!("{what} row: {error}"))
+    corrupt_because(format_args!("{what} row"), error)
 }
 
 /// The task in a row of [`TASK_COLUMNS`], on either backend (the same `Row` API and types).

@@ -1,7 +1,7 @@
 //! Tasks in the `tasks` table, idempotency records in `idempotency_keys`.
 
 use super::rows::{self, Rows, TASK_COLUMNS};
-use super::{begin_write, commit, corrupt, fence, is_duplicate, read, rollback};
+use super::{begin_write, commit, corrupt, corrupt_because, fence, is_duplicate, read, rollback};
 use crate::Database;
 use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
@@ -121,8 +121,8 @@ fn find_select(id: Uuid, user: &str) -> Select<task::Entity> {
 
 /// [`find_select`] as a statement. Its SQL depends on nothing but the backend, so it is built
 /// once per backend and only the values are bound per call, in the order the builder puts
-/// them (a unit test holds the two to each other): building it took a sixth of the service's
-/// CPU on a GET by id.
+/// them (a unit test holds the two to each other): building it per call was a large share
+/// of a GET by id's work (docs/performance.md).
 fn find_statement(backend: DbBackend, id: Uuid, user: &str) -> Statement {
     static SQL: [std::sync::OnceLock<String>; 2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
     let sql = SQL[usize::from(backend == DbBackend::Postgres)]
@@ -372,7 +372,7 @@ impl TaskRepository for SeaTaskRepository {
             Stored::DifferentRequest => Ok(IdempotentInsert::DifferentRequest),
             Stored::Replay(body) => {
                 let first: Task =
-                    serde_json::from_str(&body).map_err(|e| corrupt(format!("idempotency response: {e}")))?;
+                    serde_json::from_str(&body).map_err(|e| corrupt_because("idempotency response", e))?;
                 Ok(if first.id == task.id { IdempotentInsert::Inserted } else { IdempotentInsert::Replay(first) })
             }
             Stored::NoResponse => Err(corrupt("idempotency record without a response")),
