@@ -114,8 +114,8 @@ impl TokenKeys {
     ///
     /// Clients send the same token on every request, so a token that verified is remembered
     /// (by its exact text, which the signature covers) until it expires: the next request
-    /// with it skips the base64, JSON and HMAC work, which the profile put at 5 % of the
-    /// service's CPU on a read. Expiry is checked on every use, as `decode` does it.
+    /// with it skips the base64, JSON and HMAC work, which otherwise every read would pay
+    /// again. Expiry is checked on every use, as `decode` does it.
     /// A token's `nbf` was checked when it verified; once valid it stays valid until `exp`.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         let now = chrono::Utc::now().timestamp();
