@@ -14,9 +14,15 @@ pub struct Model {
     pub key: String,
     /// A digest of the request body, to tell a retry from a different request.
     pub request_hash: String,
+    /// The status of the first response.
     pub response_status: Option<i16>,
+    /// The task the first request created, as the domain serialised it: what builds before
+    /// `response` existed stored and replay. Written beside `response` until every instance
+    /// reads `response`; then dropped.
     #[sea_orm(column_type = "Text", nullable)]
     pub response_body: Option<String>,
+    /// The body of the first response, as the API wrote it.
+    pub response: Option<Vec<u8>>,
     pub resource_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }

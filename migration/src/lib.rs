@@ -17,6 +17,7 @@ mod m20261123_000002_create_conversations;
 mod m20261123_000003_create_messages;
 mod m20261123_000004_create_idempotency_keys;
 mod m20261123_000005_add_updated_at_triggers;
+mod m20261207_000006_add_idempotency_response;
 mod sql;
 
 pub use lock::{MIGRATION_LOCK_KEY, MigrationLock};
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_messages::Migration),
             Box::new(m20261123_000004_create_idempotency_keys::Migration),
             Box::new(m20261123_000005_add_updated_at_triggers::Migration),
+            Box::new(m20261207_000006_add_idempotency_response::Migration),
         ]
     }
 }

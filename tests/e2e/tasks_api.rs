@@ -1164,6 +1164,59 @@ async fn a_replay_after_the_task_was_deleted_answers_the_first_response_and_crea
     assert_eq!(total(&app, &alice).await, 0);
 }
 
+/// Runs `sql` on the test's database behind the service's back.
+async fn behind_the_back(app: &TestApp, postgres: &str, sqlite: &str) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = app.database().expect("test database");
+    let conn = db.connect().await;
+    let sql = if db.backend() == DbBackend::Postgres { postgres } else { sqlite };
+    conn.execute_raw(Statement::from_string(db.backend(), sql)).await.expect("sql");
+}
+
+#[tokio::test]
+async fn a_replay_answers_the_stored_response_byte_for_byte() {
+    let app = TestApp::spawn().await;
+    let alice = app.new_user();
+    let body = json!({"title": "pay the rent"});
+    let first = create_with_key(&app, &alice, "stored", &body).await;
+    assert_eq!(first.status, 201);
+    // What the key keeps is what the API answered, not a task to render again.
+    let stored = r#"{"kept":"as answered"}"#;
+    behind_the_back(
+        &app,
+        &format!("UPDATE idempotency_keys SET response = convert_to('{stored}', 'UTF8') WHERE key = 'stored'"),
+        &format!("UPDATE idempotency_keys SET response = CAST('{stored}' AS BLOB) WHERE key = 'stored'"),
+    )
+    .await;
+    let again = create_with_key(&app, &alice, "stored", &body).await;
+    assert_eq!((again.status, &again.body), (201, &json!({"kept": "as answered"})));
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("etag"), Some("\"1\""));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+}
+
+#[tokio::test]
+async fn a_key_stored_by_a_build_before_responses_were_kept_still_replays() {
+    let app = TestApp::spawn().await;
+    let alice = app.new_user();
+    let body = json!({"title": "pay the rent", "tags": ["home"], "due_date": "2030-02-01T00:00:00Z"});
+    let first = create_with_key(&app, &alice, "older", &body).await;
+    assert_eq!(first.status, 201);
+    // The previous build wrote the task alone (`response_body`); a rolling upgrade mixes both.
+    behind_the_back(
+        &app,
+        "UPDATE idempotency_keys SET response = NULL WHERE key = 'older'",
+        "UPDATE idempotency_keys SET response = NULL WHERE key = 'older'",
+    )
+    .await;
+    let again = create_with_key(&app, &alice, "older", &body).await;
+    assert_eq!((again.status, &again.body), (201, &first.body));
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("etag"), Some("\"1\""));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(total(&app, &alice).await, 1);
+}
+
 #[tokio::test]
 async fn idempotency_keys_belong_to_one_user() {
     let app = TestApp::spawn().await;

@@ -12,10 +12,14 @@ use crate::openapi::responses::{
     BadRequest, Conflict, DatabaseUnavailable, Internal, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
 };
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ValidationErrors;
-use domain::task::{Cursor, Priority, Sort, TaskFilter, TaskListQuery, TaskService, TaskStatus};
+use domain::task::{
+    Created, Cursor, FIRST_VERSION, Idempotency, Priority, Replay, Sort, StoredResponse, Task, TaskFilter,
+    TaskListQuery, TaskService, TaskStatus,
+};
 use utoipa::IntoParams;
 
 fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
@@ -23,6 +27,11 @@ fn with_etag(mut response: HttpResponse, version: i32) -> HttpResponse {
         response.headers_mut().insert(header::ETAG, value);
     }
     response
+}
+
+/// A task's JSON, as every response for one task carries it.
+fn task_body(task: &Task) -> Vec<u8> {
+    serde_json::to_vec(&TaskResponse::from(task)).unwrap_or_default()
 }
 
 fn task_response(status: actix_web::http::StatusCode, task: &domain::task::Task) -> HttpResponse {
@@ -75,15 +84,24 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = body.into_value();
-    let idempotency = key.map(|k| (k, request_digest(&body)));
+    let keyed = key.map(|key| (key, request_digest(&body)));
     let new = dto::new_task(body)?;
-    let created = service.create(&caller.user, new, idempotency).await?;
-    let mut response = task_response(actix_web::http::StatusCode::CREATED, &created.task);
-    let location = format!("/api/v1/tasks/{}", created.task.id);
-    if let Ok(value) = HeaderValue::from_str(&location) {
+    // What a keyed create answers is kept with its key, byte for byte, for its retries.
+    let respond = |task: &Task| StoredResponse { status: StatusCode::CREATED.as_u16(), body: task_body(task) };
+    let idempotency = keyed.map(|(key, request_hash)| Idempotency { key, request_hash, respond: &respond });
+    let (status, id, version, body, replayed) = match service.create(&caller.user, new, idempotency).await? {
+        Created::New(task) => (StatusCode::CREATED, task.id, task.version, task_body(&task), false),
+        Created::Replayed(Replay::Response { task_id, response }) => {
+            let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED);
+            (status, task_id, FIRST_VERSION, response.body, true)
+        }
+        Created::Replayed(Replay::Task(task)) => (StatusCode::CREATED, task.id, task.version, task_body(&task), true),
+    };
+    let mut response = with_etag(HttpResponse::build(status).content_type("application/json").body(body), version);
+    if let Ok(value) = HeaderValue::from_str(&format!("/api/v1/tasks/{id}")) {
         response.headers_mut().insert(header::LOCATION, value);
     }
-    if created.replayed {
+    if replayed {
         response
             .headers_mut()
             .insert(header::HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true"));

@@ -7,6 +7,6 @@ mod service;
 
 pub use crate::DeleteOutcome;
 pub use list::{Cursor, CursorKey, Direction, Sort, SortField, TaskFilter, TaskListQuery, TaskStats};
-pub use model::{NewTask, NewTaskFields, Priority, Recurrence, Task, TaskPatch, TaskStatus};
-pub use ports::{IdempotencyKey, IdempotentInsert, TaskRepository};
-pub use service::{Created, TaskService};
+pub use model::{FIRST_VERSION, NewTask, NewTaskFields, Priority, Recurrence, Task, TaskPatch, TaskStatus};
+pub use ports::{IdempotencyKey, IdempotentInsert, Replay, StoredResponse, TaskRepository};
+pub use service::{Created, Idempotency, TaskService};

@@ -201,11 +201,14 @@ impl NewTask {
             created_at: now,
             updated_at: now,
             deleted_at: None,
-            version: 1,
+            version: FIRST_VERSION,
             previous_occurrence_id: None,
         }
     }
 }
+
+/// The version of a task as it is created.
+pub const FIRST_VERSION: i32 = 1;
 
 /// A JSON merge patch of a task's writable fields, checked. `Some(None)` clears a nullable
 /// field; `None` leaves a field as it is.

@@ -20,13 +20,31 @@ pub struct IdempotencyKey {
     pub request_hash: String,
 }
 
+/// What the caller answered to the first request under an idempotency key, kept with the key
+/// so that a retry gets the same answer. Opaque to the domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// The first result a key replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// The response as the caller stored it, and the task it created.
+    Response { task_id: Uuid, response: StoredResponse },
+    /// The task itself, from a record written by a build that did not store responses yet
+    /// (during a rolling upgrade from one); the caller renders it as it renders a new task.
+    Task(Task),
+}
+
 /// What happened to a create under an idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotentInsert {
     /// The key was new (or expired): the task was inserted and the key now points at it.
     Inserted,
     /// The key was used for the same request within its lifetime: the first result.
-    Replay(Task),
+    Replay(Replay),
     /// The key was used for a different request.
     DifferentRequest,
 }
@@ -38,12 +56,14 @@ pub trait TaskRepository: Send + Sync + std::fmt::Debug {
     /// Inserts one task (one statement).
     async fn insert(&self, task: &Task) -> Result<(), RepositoryError>;
 
-    /// Inserts the task unless `key` was already used within `ttl`, in one transaction; the
-    /// database's unique key decides between concurrent requests.
+    /// Inserts the task unless `key` was already used within `ttl`, in one transaction, and
+    /// keeps `response` with the key; the database's unique key decides between concurrent
+    /// requests.
     async fn insert_idempotent(
         &self,
         key: &IdempotencyKey,
         task: &Task,
+        response: &StoredResponse,
         expired_before: DateTime<Utc>,
     ) -> Result<IdempotentInsert, RepositoryError>;
 

@@ -2,7 +2,7 @@
 
 use super::list::{Cursor, TaskListQuery, TaskStats};
 use super::model::{NewTask, Task, TaskPatch};
-use super::ports::{IdempotencyKey, IdempotentInsert, TaskRepository};
+use super::ports::{IdempotencyKey, IdempotentInsert, Replay, StoredResponse, TaskRepository};
 use crate::DeleteOutcome;
 use crate::clock::Clock;
 use crate::error::{DomainError, Result};
@@ -24,11 +24,26 @@ const PURGE_BATCHES: usize = 100;
 /// round at least one concurrent writer wins, so this many writers on one task all succeed.
 const UPDATE_ATTEMPTS: usize = 16;
 
-/// A created task, and whether it is the replay of an earlier create with the same key.
+/// What a create answers: the new task, or the first result of an earlier create with the
+/// same idempotency key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Created {
-    pub task: Task,
-    pub replayed: bool,
+pub enum Created {
+    New(Task),
+    Replayed(Replay),
+}
+
+/// A create's idempotency key, the digest of its request, and how the caller answers a
+/// created task (kept with the key, so that a retry gets exactly that answer).
+pub struct Idempotency<'a> {
+    pub key: String,
+    pub request_hash: String,
+    pub respond: &'a (dyn Fn(&Task) -> StoredResponse + Sync),
+}
+
+impl std::fmt::Debug for Idempotency<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency").field("key", &self.key).field("request_hash", &self.request_hash).finish()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -48,18 +63,19 @@ impl TaskService {
     /// [`IDEMPOTENCY_TTL`] returns the first result and writes nothing; the same key with a
     /// different request is refused.
     #[tracing::instrument(level = "debug", skip_all, fields(user = %user))]
-    pub async fn create(&self, user: &UserId, new: NewTask, idempotency: Option<(String, String)>) -> Result<Created> {
+    pub async fn create(&self, user: &UserId, new: NewTask, idempotency: Option<Idempotency<'_>>) -> Result<Created> {
         let now = self.clock.now();
         let task = new.into_task(user, Uuid::now_v7(), now);
-        let Some((key, request_hash)) = idempotency else {
+        let Some(Idempotency { key, request_hash, respond }) = idempotency else {
             self.repo.insert(&task).await?;
-            return Ok(Created { task, replayed: false });
+            return Ok(Created::New(task));
         };
         let key = IdempotencyKey { user: user.clone(), scope: "tasks.create", key, request_hash };
         self.keys_written.store(true, Ordering::Relaxed);
-        match self.repo.insert_idempotent(&key, &task, now - IDEMPOTENCY_TTL).await? {
-            IdempotentInsert::Inserted => Ok(Created { task, replayed: false }),
-            IdempotentInsert::Replay(first) => Ok(Created { task: first, replayed: true }),
+        let response = respond(&task);
+        match self.repo.insert_idempotent(&key, &task, &response, now - IDEMPOTENCY_TTL).await? {
+            IdempotentInsert::Inserted => Ok(Created::New(task)),
+            IdempotentInsert::Replay(first) => Ok(Created::Replayed(first)),
             IdempotentInsert::DifferentRequest => Err(DomainError::IdempotencyKeyReused),
         }
     }

@@ -7,8 +7,8 @@ use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Utc};
 use domain::task::{
-    Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Priority, Recurrence, SortField,
-    Task, TaskFilter, TaskListQuery, TaskRepository, TaskStats, TaskStatus,
+    Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Priority, Recurrence, Replay,
+    SortField, StoredResponse, Task, TaskFilter, TaskListQuery, TaskRepository, TaskStats, TaskStatus,
 };
 use domain::{Page, RepositoryError, UserId};
 use entity::{idempotency_key, task};
@@ -359,24 +359,41 @@ impl TaskRepository for SeaTaskRepository {
         &self,
         key: &IdempotencyKey,
         task: &Task,
+        response: &StoredResponse,
         expired_before: DateTime<Utc>,
     ) -> Result<IdempotentInsert, RepositoryError> {
         // A retry finds the key it wrote itself and replays it, so the whole transaction is
         // safe to repeat; the replay of our own task is reported as inserted.
-        let stored =
-            self.guard.run(Safety::Idempotent, |_| self.insert_idempotent_once(key, task, expired_before)).await?;
+        let stored = self
+            .guard
+            .run(Safety::Idempotent, |_| self.insert_idempotent_once(key, task, response, expired_before))
+            .await?;
         // A replay too: the first request may still be waiting for the replica.
         fence(self.replica.as_ref()).await;
-        match stored {
-            Stored::Inserted => Ok(IdempotentInsert::Inserted),
-            Stored::DifferentRequest => Ok(IdempotentInsert::DifferentRequest),
-            Stored::Replay(body) => {
+        let record = match stored {
+            Stored::Inserted => return Ok(IdempotentInsert::Inserted),
+            Stored::DifferentRequest => return Ok(IdempotentInsert::DifferentRequest),
+            Stored::Replay(record) => record,
+        };
+        // Our own record: a retry of this very request after its first attempt committed.
+        if record.resource_id == Some(task.id) {
+            return Ok(IdempotentInsert::Inserted);
+        }
+        let replay = match (record.resource_id, record.response_status, record.response, record.response_body) {
+            (Some(task_id), Some(status), Some(body), _) => {
+                let status = u16::try_from(status).map_err(|_| corrupt(format!("idempotency status {status}")))?;
+                Replay::Response { task_id, response: StoredResponse { status, body } }
+            }
+            // Written by a build that stored the task itself (see the migration that added
+            // `response`).
+            (_, _, None, Some(body)) => {
                 let first: Task =
                     serde_json::from_str(&body).map_err(|e| corrupt_because("idempotency response", e))?;
-                Ok(if first.id == task.id { IdempotentInsert::Inserted } else { IdempotentInsert::Replay(first) })
+                Replay::Task(first)
             }
-            Stored::NoResponse => Err(corrupt("idempotency record without a response")),
-        }
+            _ => return Err(corrupt("idempotency record without a response")),
+        };
+        Ok(IdempotentInsert::Replay(replay))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(count = tasks.len()))]
@@ -587,9 +604,8 @@ impl TaskRepository for SeaTaskRepository {
 /// What one attempt of an idempotent create found.
 enum Stored {
     Inserted,
-    Replay(String),
+    Replay(idempotency_key::Model),
     DifferentRequest,
-    NoResponse,
 }
 
 impl SeaTaskRepository {
@@ -602,6 +618,7 @@ impl SeaTaskRepository {
         &self,
         key: &IdempotencyKey,
         task: &Task,
+        response: &StoredResponse,
         expired_before: DateTime<Utc>,
     ) -> Result<Stored, DbErr> {
         let txn = begin_write(&self.db).await?;
@@ -609,16 +626,20 @@ impl SeaTaskRepository {
         // An expired key may be taken over once; a second conflict means another request
         // took it over at the same moment, and its record answers this one.
         // The response is known before anything is written (the task is complete), so the key
-        // row carries it from the start: the create is the key, the task and a commit.
-        let body = serde_json::to_string(task).map_err(|e| DbErr::Custom(e.to_string()))?;
+        // row carries it from the start: the create is the key, the task and a commit. The task
+        // itself goes in `response_body` too, for instances of the build before `response`
+        // existed, which replay from it (see the migration that added `response`).
+        let legacy_body = serde_json::to_string(task).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let status = i16::try_from(response.status).map_err(|e| DbErr::Custom(e.to_string()))?;
         for attempt in 0..2 {
             let record = idempotency_key::ActiveModel {
                 user_id: Set(pk.0.clone()),
                 scope: Set(pk.1.clone()),
                 key: Set(pk.2.clone()),
                 request_hash: Set(key.request_hash.clone()),
-                response_status: Set(Some(201)),
-                response_body: Set(Some(body.clone())),
+                response_status: Set(Some(status)),
+                response_body: Set(Some(legacy_body.clone())),
+                response: Set(Some(response.body.clone())),
                 resource_id: Set(Some(task.id)),
                 created_at: Set(task.created_at),
             };
@@ -649,7 +670,7 @@ impl SeaTaskRepository {
             if existing.request_hash != key.request_hash {
                 return Ok(Stored::DifferentRequest);
             }
-            return Ok(existing.response_body.map_or(Stored::NoResponse, Stored::Replay));
+            return Ok(Stored::Replay(existing));
         }
         Err(DbErr::Custom("idempotency key could not be taken over".into()))
     }
