@@ -24,7 +24,7 @@ mod resilience;
 mod schema;
 mod secrets;
 mod statements;
-mod tasks_api;
+mod tasks;
 mod tasks_concurrency;
 mod tasks_listing;
 mod tasks_smoke;

@@ -3,6 +3,7 @@
 //! between users and, on PostgreSQL, the plans of the list queries at a realistic size.
 
 use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, send_waiting_out_429, skip};
+use crate::tasks::{created_batch, must_delete, patched, stats};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -52,34 +53,6 @@ fn sorted(titles: &[&str]) -> Vec<String> {
     let mut titles: Vec<String> = titles.iter().map(|t| (*t).to_owned()).collect();
     titles.sort();
     titles
-}
-
-/// `POST /api/v1/tasks/batch`, asserting 201; the created tasks share one `created_at`.
-async fn batch(app: &TestApp, user: &TestUser, tasks: Vec<Value>) -> Vec<Value> {
-    let response = app
-        .request(Method::POST, "/api/v1/tasks/batch", user)
-        .json(&json!({ "tasks": tasks }))
-        .send()
-        .await
-        .expect("batch request");
-    let status = response.status();
-    let body: Value = response.json().await.expect("batch json");
-    assert_eq!(status, 201, "the batch answered {body}");
-    body["items"].as_array().expect("batch items").clone()
-}
-
-async fn patch(app: &TestApp, user: &TestUser, id: &str, body: Value) -> Value {
-    let response =
-        app.request(Method::PATCH, &format!("/api/v1/tasks/{id}"), user).json(&body).send().await.expect("patch");
-    let status = response.status();
-    let json: Value = response.json().await.expect("patch json");
-    assert_eq!(status, 200, "patching {id} with {body} answered {json}");
-    json
-}
-
-async fn delete(app: &TestApp, user: &TestUser, id: &str) {
-    let response = app.request(Method::DELETE, &format!("/api/v1/tasks/{id}"), user).send().await.expect("delete");
-    assert_eq!(response.status(), 204, "deleting {id}");
 }
 
 /// `GET /api/v1/tasks?{query}`: the status, the content type and the body (JSON when it
@@ -198,14 +171,6 @@ fn forged(json: &str) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
-async fn stats(app: &TestApp, user: &TestUser) -> Value {
-    let response = app.request(Method::GET, "/api/v1/tasks/stats", user).send().await.expect("stats");
-    let status = response.status();
-    let body: Value = response.json().await.expect("stats json");
-    assert_eq!(status, 200, "stats answered {body}");
-    body
-}
-
 // ---------------------------------------------------------------------------------------------
 // Limits and parameters
 // ---------------------------------------------------------------------------------------------
@@ -215,7 +180,8 @@ async fn the_default_page_holds_the_newest_twenty_tasks_and_a_cursor_to_the_rest
     let app = TestApp::spawn().await;
     let alice = app.new_user();
     let created =
-        batch(&app, &alice, (0..25).map(|i| json!({"title": format!("task {i:02}")})).collect::<Vec<_>>()).await;
+        created_batch(&app, &alice, (0..25).map(|i| json!({"title": format!("task {i:02}")})).collect::<Vec<_>>())
+            .await;
     let expected = expected_order("-created_at", &created);
 
     let first = page(&app, &alice, "").await;
@@ -233,7 +199,8 @@ async fn limit_accepts_every_value_from_one_to_one_hundred() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
     let created =
-        batch(&app, &alice, (0..101).map(|i| json!({"title": format!("task {i:03}")})).collect::<Vec<_>>()).await;
+        created_batch(&app, &alice, (0..101).map(|i| json!({"title": format!("task {i:03}")})).collect::<Vec<_>>())
+            .await;
     let expected = expected_order("-created_at", &created);
 
     let one = page(&app, &alice, "limit=1").await;
@@ -252,7 +219,7 @@ async fn limit_accepts_every_value_from_one_to_one_hundred() {
 async fn a_last_page_that_is_exactly_full_has_a_null_next_cursor() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
-    batch(&app, &alice, (0..6).map(|i| json!({"title": format!("task {i}")})).collect::<Vec<_>>()).await;
+    created_batch(&app, &alice, (0..6).map(|i| json!({"title": format!("task {i}")})).collect::<Vec<_>>()).await;
     for sort in SORTS {
         let full = page(&app, &alice, &format!("sort={sort}&limit=6")).await;
         assert_eq!(items(&full).len(), 6);
@@ -498,7 +465,7 @@ async fn overdue_fixture(app: &TestApp, user: &TestUser) {
         app.create_task(user, json!({"title": title, "status": status, "due_date": due})).await;
     }
     let deleted = app.create_task(user, json!({"title": "past deleted", "due_date": PAST})).await;
-    delete(app, user, id_of(&deleted)).await;
+    must_delete(app, user, id_of(&deleted)).await;
 }
 
 #[tokio::test]
@@ -543,7 +510,7 @@ async fn deleted_tasks_are_listed_only_with_include_deleted_true() {
     let alice = app.new_user();
     let kept = app.create_task(&alice, json!({"title": "kept"})).await;
     let gone = app.create_task(&alice, json!({"title": "gone", "priority": "high"})).await;
-    delete(&app, &alice, id_of(&gone)).await;
+    must_delete(&app, &alice, id_of(&gone)).await;
 
     assert_eq!(titles(&app, &alice, "").await, sorted(&["kept"]));
     assert_eq!(titles(&app, &alice, "include_deleted=false").await, sorted(&["kept"]));
@@ -588,10 +555,10 @@ async fn filters_combine_and_page_together() {
             "tags": tags, "due_date": due,
         }));
     }
-    let created = batch(&app, &alice, specs).await;
+    let created = created_batch(&app, &alice, specs).await;
     let deleted: Vec<String> = created.iter().step_by(5).map(|t| id_of(t).to_owned()).collect();
     for id in &deleted {
-        delete(&app, &alice, id).await;
+        must_delete(&app, &alice, id).await;
     }
     let live: Vec<&Value> = created.iter().filter(|t| !deleted.contains(&id_of(t).to_owned())).collect();
     let all: Vec<&Value> = created.iter().collect();
@@ -674,14 +641,14 @@ async fn every_sort_orders_by_its_key_then_id_and_pages_of_any_size_agree() {
     let spec =
         |i: usize| json!({"title": format!("task {i:02}"), "priority": priorities[i % 3], "due_date": dues[i % 7]});
     // Two batches: each shares one created_at and updated_at, so every key has ties.
-    batch(&app, &alice, (0..14).map(spec).collect()).await;
+    created_batch(&app, &alice, (0..14).map(spec).collect()).await;
     for i in 14..20 {
         app.create_task(&alice, spec(i)).await;
     }
-    let second = batch(&app, &alice, (20..32).map(spec).collect()).await;
+    let second = created_batch(&app, &alice, (20..32).map(spec).collect()).await;
     // Later changes move updated_at (and priority) away from created_at order.
     for task in second.iter().take(4) {
-        patch(&app, &alice, id_of(task), json!({"priority": "high"})).await;
+        patched(&app, &alice, id_of(task), json!({"priority": "high"})).await;
     }
     let all = walk(&app, &alice, "sort=-created_at", 100).await;
     assert_eq!(all.len(), 32);
@@ -741,7 +708,7 @@ async fn created_and_updated_orders_follow_the_timestamps() {
     for title in ["first", "second", "third"] {
         created.push(app.create_task(&alice, json!({"title": title})).await);
     }
-    patch(&app, &alice, id_of(&created[0]), json!({"title": "first, changed last"})).await;
+    patched(&app, &alice, id_of(&created[0]), json!({"title": "first, changed last"})).await;
     let order = |tasks: Vec<Value>| -> Vec<String> { tasks.iter().map(|t| title_of(t).to_owned()).collect() };
     assert_eq!(order(walk(&app, &alice, "sort=created_at", 1).await), ["first, changed last", "second", "third"]);
     assert_eq!(order(walk(&app, &alice, "sort=-created_at", 1).await), ["third", "second", "first, changed last"]);
@@ -755,7 +722,8 @@ async fn due_dates_finer_than_a_microsecond_page_without_repeats_or_skips() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
     let dues = ["2030-01-01T00:00:00.123456789Z", "2030-01-01T00:00:00.123456Z", "2030-01-01T00:00:00.1234567Z"];
-    batch(&app, &alice, (0..9).map(|i| json!({"title": format!("t{i}"), "due_date": dues[i % 3]})).collect()).await;
+    created_batch(&app, &alice, (0..9).map(|i| json!({"title": format!("t{i}"), "due_date": dues[i % 3]})).collect())
+        .await;
     let all = walk(&app, &alice, "sort=created_at", 100).await;
     for sort in ["due_date", "-due_date"] {
         for size in [1, 2, 4] {
@@ -778,7 +746,7 @@ async fn due_dates_finer_than_a_microsecond_page_without_repeats_or_skips() {
 async fn garbage_empty_and_truncated_cursors_are_bad_requests() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
-    batch(&app, &alice, (0..5).map(|i| json!({"title": format!("t{i}")})).collect()).await;
+    created_batch(&app, &alice, (0..5).map(|i| json!({"title": format!("t{i}")})).collect()).await;
     let first = page(&app, &alice, "limit=2").await;
     let cursor = first["next_cursor"].as_str().expect("a cursor").to_owned();
     assert!(page(&app, &alice, &format!("limit=2&cursor={}", enc(&cursor))).await["items"].is_array());
@@ -809,7 +777,7 @@ async fn garbage_empty_and_truncated_cursors_are_bad_requests() {
 async fn a_cursor_from_another_sort_order_is_a_bad_request() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
-    batch(
+    created_batch(
         &app,
         &alice,
         (0..5)
@@ -838,7 +806,7 @@ async fn a_cursor_from_another_sort_order_is_a_bad_request() {
 async fn forged_cursors_are_bad_requests_and_never_server_errors() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
-    batch(&app, &alice, (0..3).map(|i| json!({"title": format!("t{i}"), "due_date": FUTURE})).collect()).await;
+    created_batch(&app, &alice, (0..3).map(|i| json!({"title": format!("t{i}"), "due_date": FUTURE})).collect()).await;
     let id = Uuid::now_v7();
     let refused: Vec<(&str, String)> = vec![
         ("", forged("{}")),
@@ -902,9 +870,14 @@ async fn a_cursor_from_another_user_pages_only_the_callers_own_tasks() {
     let app = TestApp::spawn().await;
     let (alice, bob) = (app.new_user(), app.new_user());
     let bobs =
-        batch(&app, &bob, (0..4).map(|i| json!({"title": format!("bob {i}"), "priority": "high"})).collect()).await;
-    let alices =
-        batch(&app, &alice, (0..6).map(|i| json!({"title": format!("alice {i}"), "priority": "high"})).collect()).await;
+        created_batch(&app, &bob, (0..4).map(|i| json!({"title": format!("bob {i}"), "priority": "high"})).collect())
+            .await;
+    let alices = created_batch(
+        &app,
+        &alice,
+        (0..6).map(|i| json!({"title": format!("alice {i}"), "priority": "high"})).collect(),
+    )
+    .await;
     let alice_ids: HashSet<String> = ids(&alices).into_iter().collect();
     let bob_ids: HashSet<String> = ids(&bobs).into_iter().collect();
     for sort in ["-created_at", "created_at", "priority", "-priority", "due_date"] {
@@ -936,11 +909,11 @@ async fn walking_pages_while_tasks_are_inserted_sees_every_existing_task_exactly
     for sort in ["-created_at", "created_at", "-due_date", "due_date"] {
         let alice = app.new_user();
         let spec = |i: usize| json!({"title": format!("existing {i}"), "due_date": dues[i % 4]});
-        let mut existing = batch(&app, &alice, (0..10).map(spec).collect()).await;
+        let mut existing = created_batch(&app, &alice, (0..10).map(spec).collect()).await;
         for i in 10..16 {
             existing.push(app.create_task(&alice, spec(i)).await);
         }
-        existing.extend(batch(&app, &alice, (16..24).map(spec).collect()).await);
+        existing.extend(created_batch(&app, &alice, (16..24).map(spec).collect()).await);
         let existing: HashSet<String> = ids(&existing).into_iter().collect();
 
         let mut walked: Vec<Value> = Vec::new();
@@ -967,7 +940,7 @@ async fn walking_pages_while_tasks_are_inserted_sees_every_existing_task_exactly
                     fresh.push(json!({"title": format!("inserted {inserted} tie"), "due_date": last["due_date"]}));
                 }
                 inserted += 1;
-                batch(&app, &alice, fresh.clone()).await;
+                created_batch(&app, &alice, fresh.clone()).await;
                 app.create_task(&alice, fresh[0].clone()).await;
             }
         }
@@ -1000,10 +973,10 @@ async fn lists_only_ever_contain_the_callers_tasks() {
             "priority": priority,
         })
     };
-    let alices = batch(&app, &alice, (0..5).map(|i| spec("alice", i)).collect()).await;
-    let bobs = batch(&app, &bob, (0..7).map(|i| spec("bob", i)).collect()).await;
-    delete(&app, &alice, id_of(&alices[0])).await;
-    delete(&app, &bob, id_of(&bobs[0])).await;
+    let alices = created_batch(&app, &alice, (0..5).map(|i| spec("alice", i)).collect()).await;
+    let bobs = created_batch(&app, &bob, (0..7).map(|i| spec("bob", i)).collect()).await;
+    must_delete(&app, &alice, id_of(&alices[0])).await;
+    must_delete(&app, &bob, id_of(&bobs[0])).await;
     for (user, own, count_all) in [(&alice, &alices, 5), (&bob, &bobs, 7)] {
         let own: HashSet<String> = ids(own).into_iter().collect();
         let mut queries: Vec<String> = SORTS.iter().map(|s| format!("sort={s}")).collect();
@@ -1056,8 +1029,8 @@ async fn stats_count_the_callers_live_tasks_by_status_priority_and_overdue() {
     let deleted = app
         .create_task(&alice, json!({"title": "gone", "priority": "high", "due_date": PAST, "status": "in_progress"}))
         .await;
-    delete(&app, &alice, id_of(&deleted)).await;
-    batch(
+    must_delete(&app, &alice, id_of(&deleted)).await;
+    created_batch(
         &app,
         &bob,
         (0..4)
