@@ -178,7 +178,7 @@ fn run(
     // Every database probe gives up after the connect timeout (see `routes::health`).
     let probe_timeout = settings.database.connect_timeout;
     let metrics = web::Data::new(crate::metrics::handle());
-    if database.figures().replica.is_some() {
+    if settings.database.url_read.is_some() {
         // Behind until the first check finds the replica caught up.
         metrics::gauge!("db_replica_state").set(infrastructure::observe::ReplicaState::Behind.gauge());
         metrics::gauge!("db_replica_lag_seconds").set(0.0);

@@ -254,6 +254,7 @@ pub async fn ready(probe: web::Data<Probe>, drain: web::Data<Drain>) -> HttpResp
 )]
 pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
     let outcome = probe.database.ping(probe.timeout).await;
+    probe.database.keep_replica_checked();
     let figures = probe.database.figures();
     let pools: Vec<PoolFigures> = figures.pools.iter().map(PoolFigures::from).collect();
     let saturated = pools.first().is_some_and(|p| p.in_use >= p.max);
@@ -275,7 +276,6 @@ pub async fn database(probe: web::Data<Probe>) -> HttpResponse {
         pools,
         circuit_breaker: figures.breaker,
         thresholds: Thresholds { degraded_latency_ms: millis(DEGRADED_LATENCY), timeout_ms: millis(probe.timeout) },
-        // Reading the figures keeps the replica's freshness checked: a probe is traffic too.
         replica: figures.replica.map(|replica| ReplicaHealth {
             state: replica.state,
             lag_ms: (replica.lag.as_secs_f64() * 1e6).round() / 1000.0,

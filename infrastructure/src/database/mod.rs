@@ -270,16 +270,12 @@ impl Database {
         })
     }
 
-    /// The layer's figures right now (see [`crate::observe`]). Reading them counts as traffic
-    /// for the read replica: it starts a check of the replica's freshness when one is due.
+    /// The layer's figures right now (see [`crate::observe`]).
     pub fn figures(&self) -> crate::observe::Figures {
-        let replica = self.replica().map(|replica| {
-            replica.refresh_in_background();
-            crate::observe::ReplicaFigures {
-                state: replica.fence.state(),
-                lag: replica.fence.lag(),
-                max_wait: replica.fence.wait(),
-            }
+        let replica = self.fence.as_ref().map(|fence| crate::observe::ReplicaFigures {
+            state: fence.state(),
+            lag: fence.lag(),
+            max_wait: fence.wait(),
         });
         crate::observe::Figures {
             pools: self.pool_stats(),
@@ -287,6 +283,14 @@ impl Database {
             acquire_timeouts: errors::acquire_timeouts(),
             breaker: self.guard().state(),
             replica,
+        }
+    }
+
+    /// Starts a check of the read replica's freshness when one is due, as a read would: for a
+    /// probe, which is traffic too. Returns at once; nothing without a replica.
+    pub fn keep_replica_checked(&self) {
+        if let Some(replica) = self.replica() {
+            replica.refresh_in_background();
         }
     }
 
