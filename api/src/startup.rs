@@ -107,9 +107,7 @@ impl Application {
     /// Serves until the server is stopped, then closes the pools.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await?;
-        if let Err(error) = self.database.close().await {
-            tracing::warn!(error = %Chain(&error), "closing the database pools failed");
-        }
+        self.database.close().await;
         Ok(())
     }
 }

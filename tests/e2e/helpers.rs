@@ -349,7 +349,15 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", application.port());
         let pools = application.database().clone();
         tokio::spawn(application.run_until_stopped());
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        // The server closes a keep-alive connection idle for 5 s (actix-web's default); a client
+        // that reuses one at that moment sees it closed under its request. A suite that loads
+        // two cores waits that long between two requests of one test at times, so the client
+        // lets idle connections go first.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(4))
+            .build()
+            .expect("client");
         Self { address, client, pools, _database: db }
     }
 

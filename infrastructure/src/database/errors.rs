@@ -7,8 +7,8 @@
 //! timeouts and serialization failures are [`Failure::Transient`]; everything else is
 //! [`Failure::Permanent`].
 
+use super::executor::DbError;
 use domain::RepositoryError;
-use sea_orm::{DbErr, RuntimeErr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a transient failure happened.
@@ -35,20 +35,8 @@ pub enum Failure {
     Permanent,
 }
 
-/// Classifies a sea-orm error by what caused it.
-pub fn classify(error: &DbErr) -> Failure {
-    match error {
-        DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => Failure::Transient(TransientKind::PoolExhausted),
-        DbErr::ConnectionAcquire(_) => Failure::Transient(TransientKind::Connection),
-        DbErr::Conn(RuntimeErr::SqlxError(e))
-        | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => classify_sqlx(e),
-        DbErr::Conn(_) => Failure::Transient(TransientKind::Connection),
-        _ => Failure::Permanent,
-    }
-}
-
-fn classify_sqlx(error: &sea_orm::sqlx::Error) -> Failure {
+/// Classifies an error of the database driver by what caused it.
+pub(crate) fn classify_sqlx(error: &sea_orm::sqlx::Error) -> Failure {
     use sea_orm::sqlx::Error;
     match error {
         Error::Io(_) | Error::Tls(_) | Error::WorkerCrashed | Error::PoolClosed | Error::Protocol(_) => {
@@ -135,7 +123,7 @@ pub fn acquire_timeouts() -> u64 {
 
 /// The port-level error for a database error of class `failure`: transient ones mean
 /// "unavailable". Each one is counted in `db_errors_total{kind}`.
-pub fn failure_to_repository_error(error: DbErr, failure: Failure) -> RepositoryError {
+pub(crate) fn failure_to_repository_error(error: DbError, failure: Failure) -> RepositoryError {
     metrics::counter!("db_errors_total", "kind" => failure.label()).increment(1);
     if failure == Failure::Transient(TransientKind::PoolExhausted) {
         ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
@@ -154,7 +142,7 @@ pub fn failure_to_repository_error(error: DbErr, failure: Failure) -> Repository
 pub(crate) struct Classified {
     failure: Failure,
     #[source]
-    source: DbErr,
+    source: DbError,
 }
 
 /// The circuit breaker refused a call without trying it.
@@ -211,36 +199,35 @@ mod tests {
 
     #[test]
     fn pool_and_connection_errors_are_transient() {
-        assert_eq!(
-            classify(&DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)),
-            Failure::Transient(TransientKind::PoolExhausted)
-        );
-        let refused = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert_eq!(
-            classify(&DbErr::Conn(RuntimeErr::SqlxError(refused.into()))),
-            Failure::Transient(TransientKind::Connection)
-        );
-        assert_eq!(classify(&DbErr::RecordNotFound("x".into())), Failure::Permanent);
+        use sea_orm::sqlx::Error;
+        assert_eq!(DbError::Connect(Error::PoolTimedOut).failure(), Failure::Transient(TransientKind::PoolExhausted));
+        let refused = Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(DbError::Connect(refused).failure(), Failure::Transient(TransientKind::Connection));
+        let reset = Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        let reset = DbError::Statement(reset);
+        assert_eq!(reset.failure(), Failure::Transient(TransientKind::Connection));
+        assert!(!reset.never_sent(), "a statement that failed on the wire may have run");
+        assert_eq!(DbError::Stalled.failure(), Failure::Transient(TransientKind::Connection));
+        assert_eq!(DbError::Decode(Error::ColumnNotFound("title".into())).failure(), Failure::Permanent);
     }
 
     #[test]
     fn a_repository_error_keeps_the_whole_cause() {
         use domain::error::Chain;
-        let missing = sea_orm::sqlx::Error::ColumnNotFound("title".into());
-        let error = DbErr::Query(RuntimeErr::SqlxError(missing.into()));
-        let error = failure_to_repository_error(error, Failure::Permanent);
+        let missing = DbError::Decode(sea_orm::sqlx::Error::ColumnNotFound("title".into()));
+        let error = failure_to_repository_error(missing, Failure::Permanent);
         assert!(matches!(error, RepositoryError::Internal(_)));
         assert_eq!(
             Chain(&error).to_string(),
-            "storage failure: permanent: Query Error: no column found for name: title"
+            "storage failure: permanent: row does not decode: no column found for name: title"
         );
         let refused = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        let error = DbErr::Conn(RuntimeErr::SqlxError(refused.into()));
-        let failure = classify(&error);
+        let error = DbError::Connect(refused);
+        let failure = error.failure();
         let error = failure_to_repository_error(error, failure);
         assert!(matches!(error, RepositoryError::Unavailable(_)));
         let chain = Chain(&error).to_string();
-        assert!(chain.starts_with("storage unavailable: connection: Connection Error: "), "{chain}");
+        assert!(chain.starts_with("storage unavailable: connection: no connection: "), "{chain}");
         assert!(chain.to_lowercase().contains("refused"), "{chain}");
     }
 

@@ -13,6 +13,7 @@
 //! [`migrate::apply_statement_timeout`].
 
 pub(crate) mod errors;
+pub(crate) mod executor;
 pub mod migrate;
 pub(crate) mod pool_events;
 pub(crate) mod replica;
@@ -21,7 +22,8 @@ pub(crate) mod statements;
 pub mod url;
 
 use crate::settings::{DatabaseSettings, SettingsError};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
+use executor::Pool;
+use sea_orm::{ConnectOptions, DatabaseConnection};
 use std::sync::Arc;
 use std::time::Duration;
 use url::{Backend, DatabaseUrl};
@@ -37,7 +39,7 @@ pub struct Database {
     shards: Arc<[Shard]>,
     /// The shard this handle's [`Database::traffic`] and [`Database::guard`] are.
     shard: usize,
-    direct: DatabaseConnection,
+    direct: Pool,
     backend: Backend,
     pooled: bool,
     /// How fresh the read replica is, when there is one (shared by every shard).
@@ -46,10 +48,12 @@ pub struct Database {
 
 #[derive(Clone, Debug)]
 struct Shard {
-    pool: DatabaseConnection,
+    /// sea-orm's handle on `pool`, for what runs through sea-orm (tests, admin tools).
+    connection: DatabaseConnection,
+    pool: Pool,
     guard: Arc<resilience::Guard>,
     /// This shard's pool on the read replica, with a guard (and breaker) of its own.
-    read: Option<(DatabaseConnection, Arc<resilience::Guard>)>,
+    read: Option<(Pool, Arc<resilience::Guard>)>,
 }
 
 /// Why a ping failed.
@@ -74,14 +78,12 @@ pub struct PoolStats {
     pub min: u32,
 }
 
-fn pool_stats(name: &'static str, db: &DatabaseConnection) -> PoolStats {
-    let (size, idle, options) = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
+fn pool_stats(name: &'static str, pool: &Pool) -> PoolStats {
+    let (size, idle, options) = match pool {
+        Pool::Postgres(pool) => {
             (pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX), pool.options().clone_limits())
         }
-        _ => {
-            let pool = db.get_sqlite_connection_pool();
+        Pool::Sqlite(pool) => {
             (pool.size(), u32::try_from(pool.num_idle()).unwrap_or(u32::MAX), pool.options().clone_limits())
         }
     };
@@ -89,7 +91,7 @@ fn pool_stats(name: &'static str, db: &DatabaseConnection) -> PoolStats {
 }
 
 /// The sum of a sharded pool's figures, under one name; `None` without shards.
-fn summed<'a>(name: &'static str, shards: impl Iterator<Item = &'a DatabaseConnection>) -> Option<PoolStats> {
+fn summed<'a>(name: &'static str, shards: impl Iterator<Item = &'a Pool>) -> Option<PoolStats> {
     shards.map(|pool| pool_stats(name, pool)).reduce(|a, b| PoolStats {
         size: a.size + b.size,
         idle: a.idle + b.idle,
@@ -185,27 +187,26 @@ impl Database {
                 count,
             ));
             evict_suspects(&mut options, &losses);
-            let mut pool = sea_orm::Database::connect(options).await?;
-            pool.set_metric_callback(statements::record);
+            let connection = sea_orm::Database::connect(options).await?;
+            let pool = Pool::of(&connection);
             let read = match &settings.url_read {
                 Some(url) => {
                     let mut options = connect_options(url, settings, PoolRole::Read);
                     options.max_connections(share(settings.pool_max, index, count));
                     evict_suspects(&mut options, &read_losses);
-                    let mut read = sea_orm::Database::connect(options).await?;
-                    read.set_metric_callback(statements::record);
+                    let read = Pool::of(&sea_orm::Database::connect(options).await?);
                     Some((read.clone(), Arc::new(read_guard.for_pool(read))))
                 }
                 None => None,
             };
-            built.push(Shard { guard: Arc::new(guard.for_pool(pool.clone())), pool, read });
+            built.push(Shard { guard: Arc::new(guard.for_pool(pool.clone())), connection, pool, read });
         }
         let pooled = settings.url_pooled.is_some();
         let direct = if pooled {
             let direct_url = settings.direct_url()?;
             let mut options = connect_options(&direct_url, settings, PoolRole::Direct);
             evict_suspects(&mut options, &losses);
-            sea_orm::Database::connect(options).await?
+            Pool::of(&sea_orm::Database::connect(options).await?)
         } else {
             built[0].pool.clone()
         };
@@ -229,23 +230,25 @@ impl Database {
     /// circuit breaker does not count this attempt.
     pub async fn warm_up(&self, within: Duration) {
         let started = std::time::Instant::now();
-        match tokio::time::timeout(within, self.traffic().execute_unprepared("SELECT 1")).await {
+        match tokio::time::timeout(within, self.shards[self.shard].pool.ping()).await {
             Ok(Ok(_)) => tracing::debug!(elapsed = ?started.elapsed(), "database connection warmed up"),
-            Ok(Err(error)) => {
-                tracing::info!(%error, "database not reachable at start-up; requests will connect on demand")
-            }
+            Ok(Err(error)) => tracing::info!(
+                error = %domain::error::Chain(&error),
+                "database not reachable at start-up; requests will connect on demand"
+            ),
             Err(_) => tracing::info!(?within, "database did not answer at start-up; requests will connect on demand"),
         }
     }
 
-    /// The pool for request queries (this handle's shard of it).
+    /// sea-orm's handle on the pool for request queries (this handle's shard of it), for
+    /// tools that run statements of their own; the repositories use [`Database::pool`].
     pub fn traffic(&self) -> &DatabaseConnection {
-        &self.shards[self.shard].pool
+        &self.shards[self.shard].connection
     }
 
-    /// The pool on the direct endpoint (the traffic pool itself when there is no pooler).
-    pub fn direct(&self) -> &DatabaseConnection {
-        &self.direct
+    /// The pool for request queries (this handle's shard of it).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.shards[self.shard].pool
     }
 
     pub fn backend(&self) -> Backend {
@@ -305,7 +308,7 @@ impl Database {
     /// packets must not hang a health probe. Returns the round-trip time.
     pub async fn ping(&self, within: Duration) -> Result<Duration, PingError> {
         let started = std::time::Instant::now();
-        let probe = self.guard().run(resilience::Safety::Read, |_| self.traffic().execute_unprepared("SELECT 1"));
+        let probe = self.guard().run(resilience::Safety::Read, |_| self.pool().ping());
         match tokio::time::timeout(within, probe).await {
             Ok(Ok(_)) => Ok(started.elapsed()),
             Ok(Err(error)) => Err(PingError::Failed(error)),
@@ -325,17 +328,16 @@ impl Database {
     }
 
     /// Closes every pool, waiting for checked-out connections to come back.
-    pub async fn close(self) -> Result<(), crate::Error> {
+    pub async fn close(self) {
         if self.pooled {
-            self.direct.close().await?;
+            self.direct.close().await;
         }
         for shard in self.shards.iter() {
-            shard.pool.clone().close().await?;
+            shard.pool.close().await;
             if let Some((read, _)) = &shard.read {
-                read.clone().close().await?;
+                read.close().await;
             }
         }
-        Ok(())
     }
 }
 
@@ -504,7 +506,7 @@ mod tests {
         sqlite.sqlite_path = path;
         let database = Database::connect_lazy_sharded(&sqlite, 4).await.expect("sqlite");
         assert_eq!(database.shards(), 1);
-        database.close().await.expect("close");
+        database.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -35,8 +35,9 @@
 //! instance to know that no other still trusts the replica, so the bound is paid rather
 //! than the guarantee given up). A read that fails on the replica is run on the primary.
 
+use super::executor::Pool;
 use super::resilience::{Guard, Safety};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{DbBackend, Statement};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -182,13 +183,25 @@ impl Fence {
 /// shared fence.
 #[derive(Clone, Debug)]
 pub struct Replica {
-    pub pool: DatabaseConnection,
+    pub pool: Pool,
     /// The replica's own breaker and retries: its failures say nothing about the primary.
     pub guard: Arc<Guard>,
-    pub primary: DatabaseConnection,
+    pub primary: Pool,
     /// The primary's guard, for the position a round reads there.
     pub primary_guard: Arc<Guard>,
     pub fence: Arc<Fence>,
+}
+
+crate::record! {
+    /// The primary's WAL insert position.
+    #[derive(Debug)]
+    struct Lsn { lsn: String }
+}
+
+crate::record! {
+    /// Whether the replica is a standby, and whether it replayed a position.
+    #[derive(Debug)]
+    struct Replay { standby: bool, replayed: bool }
 }
 
 /// What one round found.
@@ -277,13 +290,11 @@ impl Replica {
         // The insert position is at or past the end of every commit record written so far
         // (the write position may not be, while commits are asynchronous).
         let lsn = Statement::from_string(DbBackend::Postgres, "SELECT pg_current_wal_insert_lsn()::text AS lsn");
-        let position = match self.primary_guard.run(Safety::Read, |_| self.primary.query_one_raw(lsn.clone())).await {
-            Ok(Some(row)) => match row.try_get::<String>("", "lsn") {
-                Ok(lsn) => lsn,
-                Err(_) => return Round::Behind,
-            },
-            _ => return Round::Behind,
-        };
+        let position =
+            match self.primary_guard.run(Safety::Read, |_| self.primary.fetch_optional::<Lsn>(lsn.clone())).await {
+                Ok(Some(Lsn { lsn })) => lsn,
+                _ => return Round::Behind,
+            };
         let probe = Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_is_in_recovery() AS standby, coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false) AS replayed",
@@ -291,16 +302,16 @@ impl Replica {
         );
         let mut pause = Duration::from_millis(1);
         loop {
-            match self.guard.run(Safety::Read, |_| self.pool.query_one_raw(probe.clone())).await {
-                Ok(Some(row)) if row.try_get::<bool>("", "replayed").unwrap_or(false) => return Round::CaughtUp,
-                Ok(Some(row)) if !row.try_get::<bool>("", "standby").unwrap_or(true) => {
+            match self.guard.run(Safety::Read, |_| self.pool.fetch_optional::<Replay>(probe.clone())).await {
+                Ok(Some(Replay { replayed: true, .. })) => return Round::CaughtUp,
+                Ok(Some(Replay { standby: false, .. })) => {
                     // A primary replays nothing: it can never be proven to hold the writes.
                     self.fence.warn_not_a_standby();
                     return Round::Unreachable;
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::debug!(%error, "the read replica did not answer");
+                    tracing::debug!(error = %domain::error::Chain(&error), "the read replica did not answer");
                     return Round::Unreachable;
                 }
             }

@@ -55,10 +55,10 @@
 //! if the ping fails. Connections that were used since are not pinged, so the hot path keeps
 //! its single round trip.
 
-use super::errors::{Failure, TransientKind, classify, failure_to_repository_error};
+use super::errors::{Failure, TransientKind, failure_to_repository_error};
+use super::executor::{DbError, Pool};
 use backon::{ExponentialBuilder, Retryable};
 use domain::RepositoryError;
-use sea_orm::{DatabaseConnection, DbErr};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -129,15 +129,12 @@ pub struct Guard {
     breaker: Arc<Mutex<Breaker>>,
     losses: Arc<ConnectionLosses>,
     /// The traffic pool calls run on, to tell "no connection could be opened" from "all are busy".
-    pool: Option<DatabaseConnection>,
+    pool: Option<Pool>,
     /// A probe that has not finished after this long (its request was cancelled) is replaced.
     probe_timeout: Duration,
     /// Checks the database itself when a call stalls (PostgreSQL only).
     stall: Option<Arc<StallCheck>>,
 }
-
-/// The marker of a call abandoned because the database was found away during a stall.
-const STALLED: &str = "the database is unreachable: a stalled call was abandoned";
 
 /// How a stalled call is judged: by connecting to the direct endpoint afresh.
 pub struct StallCheck {
@@ -246,7 +243,7 @@ impl Guard {
 
     /// A guard with this one's breaker, loss record and stall check that looks at `pool`'s
     /// size when an acquire times out.
-    pub fn for_pool(&self, pool: DatabaseConnection) -> Self {
+    pub(crate) fn for_pool(&self, pool: Pool) -> Self {
         Self {
             breaker: self.breaker.clone(),
             losses: self.losses.clone(),
@@ -257,7 +254,7 @@ impl Guard {
     }
 
     /// Runs one attempt, and if it stalls, checks whether the database is there at all.
-    async fn watch<T>(&self, attempt: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
+    async fn watch<T>(&self, attempt: impl Future<Output = Result<T, DbError>>) -> Result<T, DbError> {
         let Some(stall) = &self.stall else { return attempt.await };
         let mut attempt = std::pin::pin!(attempt);
         tokio::select! {
@@ -276,7 +273,7 @@ impl Guard {
         }
         tracing::warn!(after = ?stall.after, "a database call stalled and the database does not answer");
         self.open_now();
-        Err(DbErr::Conn(sea_orm::RuntimeErr::Internal(STALLED.into())))
+        Err(DbError::Stalled)
     }
 
     /// Opens the breaker at once: the database was found away directly.
@@ -358,8 +355,8 @@ impl Guard {
 
     /// Classifies with the pool in mind: an acquire that timed out while the pool held no
     /// connection at all means none could be opened, i.e. the database is away.
-    pub fn classify(&self, error: &DbErr) -> Failure {
-        match classify(error) {
+    pub(crate) fn classify(&self, error: &DbError) -> Failure {
+        match error.failure() {
             Failure::Transient(TransientKind::PoolExhausted) if self.pool_is_empty() => {
                 Failure::Transient(TransientKind::Connection)
             }
@@ -368,22 +365,16 @@ impl Guard {
     }
 
     fn pool_is_empty(&self) -> bool {
-        match self.pool.as_ref() {
-            Some(db) => match db.get_database_backend() {
-                sea_orm::DbBackend::Postgres => db.get_postgres_connection_pool().size() == 0,
-                _ => db.get_sqlite_connection_pool().size() == 0,
-            },
-            None => false,
-        }
+        self.pool.as_ref().is_some_and(|pool| pool.size() == 0)
     }
 
     /// Runs `attempt` under the breaker, retrying what `safety` allows (see the module docs).
     /// `attempt` receives the attempt number, from 1, so that idempotent writes can recognise
     /// their own earlier success.
-    pub async fn run<T, F, Fut>(&self, safety: Safety, mut attempt: F) -> Result<T, RepositoryError>
+    pub(crate) async fn run<T, F, Fut>(&self, safety: Safety, mut attempt: F) -> Result<T, RepositoryError>
     where
         F: FnMut(u32) -> Fut,
-        Fut: Future<Output = Result<T, DbErr>>,
+        Fut: Future<Output = Result<T, DbError>>,
     {
         let Some(admission) = self.admit() else {
             metrics::counter!("db_errors_total", "kind" => "circuit_open").increment(1);
@@ -398,14 +389,14 @@ impl Guard {
             .with_jitter();
         let outcome = (|| self.watch(attempt(tries.fetch_add(1, Ordering::Relaxed) + 1)))
             .retry(policy)
-            .when(|error: &DbErr| {
+            .when(|error: &DbError| {
                 let failure = self.classify(error);
                 if is_connection_loss(failure) {
                     self.losses.mark();
                 }
                 retry_is_safe(failure, error, safety) && started.elapsed() < RETRY_BUDGET
             })
-            .notify(|error: &DbErr, delay: Duration| {
+            .notify(|error: &DbError, delay: Duration| {
                 tracing::warn!(%error, ?delay, "database call failed; retrying");
                 metrics::counter!("db_retries_total").increment(1);
             })
@@ -415,7 +406,7 @@ impl Guard {
                 self.record(admission, Some(false));
                 Ok(value)
             }
-            Err(error) if is_stalled(&error) => {
+            Err(error @ DbError::Stalled) => {
                 Err(failure_to_repository_error(error, Failure::Transient(TransientKind::Connection)))
             }
             Err(error) => {
@@ -440,14 +431,10 @@ fn is_connection_loss(failure: Failure) -> bool {
     matches!(failure, Failure::Transient(TransientKind::Connection | TransientKind::ServerUnavailable))
 }
 
-fn is_stalled(error: &DbErr) -> bool {
-    matches!(error, DbErr::Conn(sea_orm::RuntimeErr::Internal(message)) if message == STALLED)
-}
-
 /// The table of the module docs. A call abandoned after a stall is never retried: the
 /// database was just found away.
-fn retry_is_safe(failure: Failure, error: &DbErr, safety: Safety) -> bool {
-    if is_stalled(error) {
+fn retry_is_safe(failure: Failure, error: &DbError, safety: Safety) -> bool {
+    if matches!(error, DbError::Stalled) {
         return false;
     }
     match failure {
@@ -455,33 +442,27 @@ fn retry_is_safe(failure: Failure, error: &DbErr, safety: Safety) -> bool {
             false
         }
         Failure::Transient(TransientKind::ServerUnavailable | TransientKind::Conflict | TransientKind::Busy) => true,
-        Failure::Transient(TransientKind::Connection) => safety != Safety::Write || never_sent(error),
+        Failure::Transient(TransientKind::Connection) => safety != Safety::Write || error.never_sent(),
     }
-}
-
-/// The statement never left the client: no connection could be acquired or opened.
-fn never_sent(error: &DbErr) -> bool {
-    matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::RuntimeErr;
 
-    fn io_mid_statement() -> DbErr {
+    fn io_mid_statement() -> DbError {
         let reset = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
-        DbErr::Exec(RuntimeErr::SqlxError(reset.into()))
+        DbError::Statement(reset)
     }
 
-    fn io_at_connect() -> DbErr {
+    fn io_at_connect() -> DbError {
         let refused = sea_orm::sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        DbErr::Conn(RuntimeErr::SqlxError(refused.into()))
+        DbError::Connect(refused)
     }
 
     #[test]
     fn a_broken_connection_mid_statement_is_retried_only_when_that_is_safe() {
-        let failure = classify(&io_mid_statement());
+        let failure = io_mid_statement().failure();
         assert!(retry_is_safe(failure, &io_mid_statement(), Safety::Read));
         assert!(retry_is_safe(failure, &io_mid_statement(), Safety::Idempotent));
         assert!(!retry_is_safe(failure, &io_mid_statement(), Safety::Write));
@@ -489,7 +470,7 @@ mod tests {
 
     #[test]
     fn a_statement_that_never_left_is_always_retried() {
-        let failure = classify(&io_at_connect());
+        let failure = io_at_connect().failure();
         for safety in [Safety::Read, Safety::Idempotent, Safety::Write] {
             assert!(retry_is_safe(failure, &io_at_connect(), safety));
         }
@@ -497,10 +478,11 @@ mod tests {
 
     #[test]
     fn exhausted_budgets_and_permanent_errors_are_not_retried() {
-        let timeout = DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout);
-        assert!(!retry_is_safe(classify(&timeout), &timeout, Safety::Read));
-        let permanent = DbErr::Custom("x".into());
-        assert!(!retry_is_safe(classify(&permanent), &permanent, Safety::Read));
+        let timeout = DbError::Connect(sea_orm::sqlx::Error::PoolTimedOut);
+        assert!(!retry_is_safe(timeout.failure(), &timeout, Safety::Read));
+        let permanent = DbError::Decode(sea_orm::sqlx::Error::ColumnNotFound("x".into()));
+        assert!(!retry_is_safe(permanent.failure(), &permanent, Safety::Read));
+        assert!(!retry_is_safe(DbError::Stalled.failure(), &DbError::Stalled, Safety::Read), "never after a stall");
     }
 
     #[test]

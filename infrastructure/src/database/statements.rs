@@ -1,12 +1,10 @@
 //! Counting the statements each request sends to the database.
 //!
-//! The traffic pool reports every statement sea-orm executes to [`record`], and the read paths
-//! that run on sqlx directly report theirs to [`record_statement`]; requests run
-//! inside [`tally`], which adds them up for that request only (a task-local, so concurrent
-//! requests never mix). The API reports the tally in a `Server-Timing` header, which is how
-//! tests prove a list page costs one query and how an operator spots an N+1. sea-orm issues
-//! transaction control (`BEGIN`, `COMMIT`, `ROLLBACK`) outside the callback, so the
-//! repositories count it themselves through [`record_control`]: the tally is every round trip
+//! The executor ([`super::executor`]) reports every statement it runs, transaction control
+//! (`BEGIN`, `COMMIT`, `ROLLBACK`) included, to [`record_statement`]; requests run inside
+//! [`tally`], which adds them up for that request only (a task-local, so concurrent requests
+//! never mix). The API reports the tally in a `Server-Timing` header, which is how tests prove
+//! a list page costs one query and how an operator spots an N+1: the tally is every round trip
 //! a request makes.
 
 use std::future::Future;
@@ -42,22 +40,8 @@ pub async fn tally<F: Future>(future: F) -> (F::Output, Tally) {
     (output, tally)
 }
 
-/// Counts a transaction-control statement (`BEGIN`, `COMMIT`, `ROLLBACK`) for the current
-/// request, if any.
-pub fn record_control() {
-    let _ = CURRENT.try_with(|counter| {
-        counter.statements.fetch_add(1, Ordering::Relaxed);
-    });
-}
-
-/// The pool's metric callback: adds the statement to the current request's tally, if any.
-pub fn record(info: &sea_orm::metric::Info<'_>) {
-    record_statement(info.elapsed);
-}
-
-/// Adds a statement that took `elapsed` to the current request's tally, if any: for the read
-/// paths that run on sqlx directly, which sea-orm's metric callback does not see.
-pub fn record_statement(elapsed: Duration) {
+/// Adds a statement that took `elapsed` to the current request's tally, if any.
+pub(crate) fn record_statement(elapsed: Duration) {
     let _ = CURRENT.try_with(|counter| {
         counter.statements.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

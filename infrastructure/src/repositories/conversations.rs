@@ -1,96 +1,141 @@
 //! Conversations in `conversations`, messages in `messages`.
 
-use super::rows::{self, MESSAGE_COLUMNS, Rows};
-use super::{begin_write, commit, corrupt, fence, is_duplicate, read, rollback};
+use super::records::{self, ConversationRow, CreatedAt, MessageRow};
+use super::{fence, read};
 use crate::Database;
+use crate::database::executor::{DbError, Pool};
 use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Duration, Utc};
 use domain::conversation::{
     Conversation, ConversationCursor, ConversationListQuery, ConversationRepository, Message, MessageCursor,
-    MessageListQuery, MessageOrder, MessageRole, NewMessage,
+    MessageListQuery, MessageOrder, NewMessage,
 };
 use domain::{DeleteOutcome, Page, RepositoryError, UpdateOutcome, UserId};
 use entity::{conversation, message};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, Query, SelectStatement, UpdateStatement, WithClause,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The conversation repository on sea-orm, over the traffic pool, reading from the read
-/// replica where it may (see `database::replica`).
+/// The conversation repository, over the traffic pool, reading from the read replica where it
+/// may (see `database::replica`).
 #[derive(Clone, Debug)]
 pub struct SeaConversationRepository {
-    db: DatabaseConnection,
+    pool: Pool,
     guard: Arc<Guard>,
     replica: Option<Replica>,
 }
 
 impl SeaConversationRepository {
     pub fn new(database: &Database) -> Self {
-        Self { db: database.traffic().clone(), guard: database.guard().clone(), replica: database.replica() }
+        Self { pool: database.pool().clone(), guard: database.guard().clone(), replica: database.replica() }
     }
-}
 
-fn from_conversation(m: conversation::Model) -> Conversation {
-    Conversation {
-        id: m.id,
-        user_id: m.user_id,
-        title: m.title,
-        message_count: i64::from(m.message_count),
-        last_message_at: m.last_message_at,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-        version: m.version,
+    fn backend(&self) -> DbBackend {
+        self.pool.backend()
     }
-}
-
-pub(super) fn from_message(m: message::Model) -> Result<Message, RepositoryError> {
-    let metadata = match m.metadata {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Object(map)) => Some(map),
-        Some(other) => return Err(corrupt(format!("message {} has metadata {other}", m.id))),
-    };
-    Ok(Message {
-        role: MessageRole::parse(&m.role).ok_or_else(|| corrupt(format!("message {} has role {}", m.id, m.role)))?,
-        id: m.id,
-        conversation_id: m.conversation_id,
-        content: m.content,
-        metadata,
-        created_at: m.created_at,
-    })
 }
 
 fn owned(user: &UserId, id: Uuid) -> sea_orm::Condition {
     sea_orm::Condition::all().add(conversation::Column::Id.eq(id)).add(conversation::Column::UserId.eq(user.as_ref()))
 }
 
+/// The user's conversation with this id.
+fn find_select(user: &UserId, id: Uuid) -> Select<conversation::Entity> {
+    records::select::<conversation::Entity, ConversationRow>().filter(owned(user, id)).limit(1)
+}
+
+/// The message with this id, as a [`MessageRow`].
+fn message_by_id(id: Uuid) -> Select<message::Entity> {
+    records::select::<message::Entity, MessageRow>().filter(message::Column::Id.eq(id)).limit(1)
+}
+
+/// `column + 1 microsecond` if the conversation's last message is at or after `now`, else
+/// `now`: a new message's time, strictly after the previous one even if this clock lags
+/// another instance's.
+fn next_message_time(now: DateTime<Utc>) -> Expr {
+    let last = Expr::col(conversation::Column::LastMessageAt);
+    Expr::case(last.clone().gte(now), last.add(Expr::cust("interval '1 microsecond'"))).finally(now).into()
+}
+
 /// Appending on PostgreSQL in one statement, atomic by itself: the UPDATE takes the
 /// conversation's row lock (so concurrent appends take turns), moves its counters and returns
 /// the message's time; the INSERT uses that time. No row updated (no such conversation for
 /// this user) means nothing inserted.
-const APPEND_POSTGRES: &str = r#"
-WITH conversation AS (
-    UPDATE conversations
-    SET message_count = message_count + 1,
-        last_message_at = CASE WHEN last_message_at >= $3 THEN last_message_at + interval '1 microsecond' ELSE $3 END,
-        updated_at = CASE WHEN last_message_at >= $3 THEN last_message_at + interval '1 microsecond' ELSE $3 END
-    WHERE id = $1 AND user_id = $2
-    RETURNING last_message_at
-)
-INSERT INTO messages (id, conversation_id, role, content, metadata, created_at)
-SELECT $4, $1, $5, $6, $7, conversation.last_message_at FROM conversation
-RETURNING created_at
-"#;
+///
+/// ```sql
+/// WITH conversation AS (
+///     UPDATE conversations SET message_count = message_count + 1,
+///         last_message_at = <next time>, updated_at = <next time>
+///     WHERE id = $1 AND user_id = $2 RETURNING last_message_at)
+/// INSERT INTO messages (id, conversation_id, role, content, metadata, created_at)
+/// SELECT $3, $1, $4, $5, $6, conversation.last_message_at FROM conversation
+/// RETURNING created_at
+/// ```
+fn append_postgres(
+    user: &UserId,
+    conversation_id: Uuid,
+    draft: &Message,
+    now: DateTime<Utc>,
+) -> Result<Statement, DbError> {
+    let cte = Alias::new("conversation");
+    let update = UpdateStatement::new()
+        .table(conversation::Entity)
+        .value(conversation::Column::MessageCount, Expr::col(conversation::Column::MessageCount).add(1))
+        .value(conversation::Column::LastMessageAt, next_message_time(now))
+        .value(conversation::Column::UpdatedAt, next_message_time(now))
+        .and_where(conversation::Column::Id.eq(conversation_id))
+        .and_where(conversation::Column::UserId.eq(user.as_ref()))
+        .returning_col(conversation::Column::LastMessageAt)
+        .to_owned();
+    let values = SelectStatement::new()
+        .expr(Expr::val(draft.id))
+        .expr(Expr::val(conversation_id))
+        .expr(Expr::val(draft.role.as_str()))
+        .expr(Expr::val(draft.content.as_str()))
+        .expr(Expr::val(draft.metadata.clone().map(serde_json::Value::Object)))
+        .expr(Expr::col((cte.clone(), conversation::Column::LastMessageAt)))
+        .from(cte.clone())
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(message::Entity)
+        .columns([
+            message::Column::Id,
+            message::Column::ConversationId,
+            message::Column::Role,
+            message::Column::Content,
+            message::Column::Metadata,
+            message::Column::CreatedAt,
+        ])
+        .select_from(values)
+        .map_err(|e| DbError::Encode(Box::new(e)))?
+        .returning(records::returning::<CreatedAt>())
+        .to_owned();
+    let with = WithClause::new().cte(CommonTableExpression::new().query(update).table_name(cte).to_owned()).to_owned();
+    Ok(DbBackend::Postgres.build(&with.query(insert)))
+}
+
+/// What one attempt at appending found.
+enum Appended {
+    /// No such conversation for this user.
+    NoConversation,
+    /// The message, as this attempt wrote it.
+    New(Message),
+    /// The message an earlier attempt of this call wrote.
+    Earlier(MessageRow),
+}
 
 impl SeaConversationRepository {
-    /// One attempt at appending on PostgreSQL (see [`APPEND_POSTGRES`]). A retry whose
+    /// One attempt at appending on PostgreSQL (see [`append_postgres`]). A retry whose
     /// message id already exists finds the first attempt's message: the statement is atomic, so
     /// the duplicate aborted it whole, counters included.
-    async fn append_postgres(
+    async fn append_on_postgres(
         &self,
         attempt: u32,
         user: &UserId,
@@ -98,30 +143,15 @@ impl SeaConversationRepository {
         message_id: Uuid,
         new: &NewMessage,
         now: DateTime<Utc>,
-    ) -> Result<Option<Result<Message, message::Model>>, DbErr> {
+    ) -> Result<Appended, DbError> {
         let draft = new.clone().into_message(message_id, conversation_id, now);
-        let statement = sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            APPEND_POSTGRES,
-            [
-                conversation_id.into(),
-                user.as_ref().into(),
-                now.into(),
-                message_id.into(),
-                draft.role.as_str().into(),
-                draft.content.clone().into(),
-                draft.metadata.clone().map(serde_json::Value::Object).into(),
-            ],
-        );
-        match sea_orm::ConnectionTrait::query_one_raw(&self.db, statement).await {
-            Ok(None) => Ok(None),
-            Ok(Some(row)) => {
-                let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
-                Ok(Some(Ok(Message { created_at, ..draft })))
-            }
-            Err(error) if attempt > 1 && is_duplicate(&error) => {
-                let stored = message::Entity::find_by_id(message_id).one(&self.db).await?;
-                Ok(stored.map(Err))
+        let statement = append_postgres(user, conversation_id, &draft, now)?;
+        match self.pool.fetch_optional::<CreatedAt>(statement).await {
+            Ok(None) => Ok(Appended::NoConversation),
+            Ok(Some(CreatedAt { created_at })) => Ok(Appended::New(Message { created_at, ..draft })),
+            Err(error) if attempt > 1 && error.is_unique_violation() => {
+                let stored = self.pool.fetch_optional(message_by_id(message_id).build(DbBackend::Postgres)).await?;
+                Ok(stored.map_or(Appended::NoConversation, Appended::Earlier))
             }
             Err(error) => Err(error),
         }
@@ -129,7 +159,7 @@ impl SeaConversationRepository {
 
     /// One attempt at appending on SQLite, whose CTEs cannot write: a transaction that starts
     /// as the single writer.
-    async fn append_once(
+    async fn append_on_sqlite(
         &self,
         attempt: u32,
         user: &UserId,
@@ -137,20 +167,22 @@ impl SeaConversationRepository {
         message_id: Uuid,
         new: &NewMessage,
         now: DateTime<Utc>,
-    ) -> Result<Option<Result<Message, message::Model>>, DbErr> {
-        let txn = begin_write(&self.db).await?;
+    ) -> Result<Appended, DbError> {
+        let backend = self.backend();
+        let mut txn = self.pool.begin_write().await?;
         // BEGIN IMMEDIATE made this the only writer, so nothing moves the conversation under us.
-        let find = conversation::Entity::find().filter(owned(user, conversation_id));
-        let Some(current) = find.one(&txn).await? else {
-            rollback(txn).await?;
-            return Ok(None);
+        let Some(current) =
+            txn.fetch_optional::<ConversationRow>(find_select(user, conversation_id).build(backend)).await?
+        else {
+            txn.rollback().await?;
+            return Ok(Appended::NoConversation);
         };
         // On a retry, the first attempt may have committed: the message id is ours.
         if attempt > 1
-            && let Some(stored) = message::Entity::find_by_id(message_id).one(&txn).await?
+            && let Some(stored) = txn.fetch_optional::<MessageRow>(message_by_id(message_id).build(backend)).await?
         {
-            rollback(txn).await?;
-            return Ok(Some(Err(stored)));
+            txn.rollback().await?;
+            return Ok(Appended::Earlier(stored));
         }
         // Strictly after the previous message, even if this clock lags another instance's.
         let at = match current.last_message_at {
@@ -158,39 +190,35 @@ impl SeaConversationRepository {
             _ => now,
         };
         let message = new.clone().into_message(message_id, conversation_id, at);
-        message::Entity::insert(message::ActiveModel {
+        let insert = message::Entity::insert(message::ActiveModel {
             id: Set(message.id),
             conversation_id: Set(message.conversation_id),
             role: Set(message.role.as_str().to_owned()),
             content: Set(message.content.clone()),
             metadata: Set(message.metadata.clone().map(serde_json::Value::Object)),
             created_at: Set(message.created_at),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        conversation::Entity::update_many()
+        });
+        txn.execute(insert.build(backend)).await?;
+        let counters = conversation::Entity::update_many()
             .col_expr(conversation::Column::MessageCount, Expr::col(conversation::Column::MessageCount).add(1))
             .col_expr(conversation::Column::LastMessageAt, Expr::val(at))
             .col_expr(conversation::Column::UpdatedAt, Expr::val(at))
-            .filter(conversation::Column::Id.eq(conversation_id))
-            .exec(&txn)
-            .await?;
-        commit(txn).await?;
-        Ok(Some(Ok(message)))
+            .filter(conversation::Column::Id.eq(conversation_id));
+        txn.execute(counters.build(backend)).await?;
+        txn.commit().await?;
+        Ok(Appended::New(message))
     }
 
     async fn message_rows(
         &self,
-        db: &DatabaseConnection,
+        db: &Pool,
         user: &UserId,
         conversation_id: Uuid,
         query: &MessageListQuery,
-    ) -> Result<Option<(Rows, bool)>, DbErr> {
+    ) -> Result<Option<(Vec<MessageRow>, bool)>, DbError> {
         let order = if query.order == MessageOrder::Asc { Order::Asc } else { Order::Desc };
         // Ownership is checked in the same statement; only an empty page costs a second one.
-        let mut select = message::Entity::find()
-            .select_only()
-            .columns(MESSAGE_COLUMNS)
+        let mut select = records::select::<message::Entity, MessageRow>()
             .inner_join(conversation::Entity)
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(conversation::Column::UserId.eq(user.as_ref()));
@@ -202,18 +230,41 @@ impl SeaConversationRepository {
             let position = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
             select = select.filter(if query.order == MessageOrder::Asc { row.gt(position) } else { row.lt(position) });
         }
-        let select = select
+        let statement = select
             .order_by(message::Column::CreatedAt, order.clone())
             .order_by(message::Column::Id, order)
-            .limit(query.limit + 1);
-        // Messages may be 100,000 characters each: reading stops at a page's worth of text.
-        let statement = select.build(db.get_database_backend());
-        let (rows, cut) = rows::fetch_bounded(db, statement, "content", domain::MAX_PAGE_BYTES).await?;
-        if rows.is_empty() && conversation::Entity::find().filter(owned(user, conversation_id)).one(db).await?.is_none()
+            .limit(query.limit + 1)
+            .build(db.backend());
+        // Messages may be 100,000 characters each: reading stops at a page's worth of text,
+        // with at least two rows held, so the page cut from them has one row and knows that
+        // more remain.
+        let mut held = 0_usize;
+        let (rows, cut) = db
+            .fetch_until(statement, |rows: &[MessageRow]| {
+                held += rows.last().map_or(0, |m| m.content.len());
+                held > domain::MAX_PAGE_BYTES && rows.len() >= 2
+            })
+            .await?;
+        if rows.is_empty()
+            && db
+                .fetch_optional::<ConversationRow>(find_select(user, conversation_id).build(db.backend()))
+                .await?
+                .is_none()
         {
             return Ok(None);
         }
         Ok(Some((rows, cut)))
+    }
+
+    /// The user's conversation with this id, read on the primary (for a write's outcome).
+    async fn find_on_primary(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
+        let found = self
+            .guard
+            .run(Safety::Read, |_| {
+                self.pool.fetch_optional::<ConversationRow>(find_select(user, id).build(self.backend()))
+            })
+            .await?;
+        Ok(found.map(Conversation::from))
     }
 }
 
@@ -221,7 +272,7 @@ impl SeaConversationRepository {
 impl ConversationRepository for SeaConversationRepository {
     #[tracing::instrument(level = "debug", skip_all, fields(conversation = %c.id))]
     async fn insert(&self, c: &Conversation) -> Result<(), RepositoryError> {
-        let model = conversation::ActiveModel {
+        let insert = conversation::Entity::insert(conversation::ActiveModel {
             id: Set(c.id),
             user_id: Set(c.user_id.clone()),
             title: Set(c.title.clone()),
@@ -230,15 +281,16 @@ impl ConversationRepository for SeaConversationRepository {
             created_at: Set(c.created_at),
             updated_at: Set(c.updated_at),
             version: Set(c.version),
-        };
+        })
+        .build(self.backend());
         self.guard
             .run(Safety::Idempotent, |attempt| {
-                let model = model.clone();
+                let insert = insert.clone();
                 async move {
-                    match conversation::Entity::insert(model).exec_without_returning(&self.db).await {
+                    match self.pool.execute(insert).await {
                         // The id is ours: a duplicate on a retry means the first attempt committed.
-                        Err(error) if attempt > 1 && is_duplicate(&error) => Ok(()),
-                        other => other.map(|_| ()),
+                        Err(error) if attempt > 1 && error.is_unique_violation() => Ok(()),
+                        other => other.map(drop),
                     }
                 }
             })
@@ -249,21 +301,17 @@ impl ConversationRepository for SeaConversationRepository {
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
-        let found = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
-            let select = conversation::Entity::find().filter(owned(user, id));
-            async move { select.one(&db).await }
+        let found = read(&self.guard, &self.pool, self.replica.as_ref(), |db| {
+            let select = find_select(user, id).build(self.backend());
+            async move { db.fetch_optional::<ConversationRow>(select).await }
         })
         .await?;
-        Ok(found.map(from_conversation))
+        Ok(found.map(Conversation::from))
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
-        let found = self
-            .guard
-            .run(Safety::Read, |_| conversation::Entity::find().filter(owned(user, id)).one(&self.db))
-            .await?;
-        Ok(found.map(from_conversation))
+        self.find_on_primary(user, id).await
     }
 
     #[tracing::instrument(level = "debug", skip(self, query), fields(user = %user, limit = query.limit))]
@@ -272,8 +320,9 @@ impl ConversationRepository for SeaConversationRepository {
         user: &UserId,
         query: &ConversationListQuery,
     ) -> Result<Page<Conversation, ConversationCursor>, RepositoryError> {
-        let rows = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
-            let mut select = conversation::Entity::find().filter(conversation::Column::UserId.eq(user.as_ref()));
+        let rows = read(&self.guard, &self.pool, self.replica.as_ref(), |db| {
+            let mut select = records::select::<conversation::Entity, ConversationRow>()
+                .filter(conversation::Column::UserId.eq(user.as_ref()));
             if let Some(after) = query.after {
                 let row = Expr::tuple([
                     Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
@@ -284,11 +333,12 @@ impl ConversationRepository for SeaConversationRepository {
             let select = select
                 .order_by(conversation::Column::UpdatedAt, Order::Desc)
                 .order_by(conversation::Column::Id, Order::Desc)
-                .limit(query.limit + 1);
-            async move { select.all(&db).await }
+                .limit(query.limit + 1)
+                .build(self.backend());
+            async move { db.fetch_all::<ConversationRow>(select).await }
         })
         .await?;
-        let rows = rows.into_iter().map(from_conversation).collect();
+        let rows = rows.into_iter().map(Conversation::from).collect();
         Ok(Page::from_overfetch(rows, query.limit, |c: &Conversation| ConversationCursor {
             updated_at: c.updated_at,
             id: c.id,
@@ -315,12 +365,13 @@ impl ConversationRepository for SeaConversationRepository {
                 if let Some(version) = expected_version {
                     update = update.filter(conversation::Column::Version.eq(version));
                 }
-                update.exec_with_returning(&self.db)
+                let update = update.into_query().returning(records::returning::<ConversationRow>()).to_owned();
+                self.pool.fetch_optional::<ConversationRow>(self.backend().build(&update))
             })
             .await?;
-        if let Some(row) = rows.into_iter().next() {
+        if let Some(row) = rows {
             fence(self.replica.as_ref()).await;
-            return Ok(UpdateOutcome::Updated(from_conversation(row)));
+            return Ok(UpdateOutcome::Updated(Conversation::from(row)));
         }
         Ok(match self.find_for_update(user, id).await? {
             Some(current) => UpdateOutcome::VersionMismatch { current: current.version },
@@ -342,10 +393,10 @@ impl ConversationRepository for SeaConversationRepository {
                 if let Some(version) = expected_version {
                     delete = delete.filter(conversation::Column::Version.eq(version));
                 }
-                delete.exec(&self.db)
+                self.pool.execute(delete.build(self.backend()))
             })
             .await?;
-        if result.rows_affected == 1 {
+        if result == 1 {
             fence(self.replica.as_ref()).await;
             return Ok(DeleteOutcome::Deleted);
         }
@@ -366,27 +417,30 @@ impl ConversationRepository for SeaConversationRepository {
         new: NewMessage,
         now: DateTime<Utc>,
     ) -> Result<Option<Message>, RepositoryError> {
-        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        let postgres = self.backend() == DbBackend::Postgres;
         let outcome = self
             .guard
             .run(Safety::Idempotent, |attempt| {
                 let new = &new;
                 async move {
                     if postgres {
-                        self.append_postgres(attempt, user, conversation_id, message_id, new, now).await
+                        self.append_on_postgres(attempt, user, conversation_id, message_id, new, now).await
                     } else {
-                        self.append_once(attempt, user, conversation_id, message_id, new, now).await
+                        self.append_on_sqlite(attempt, user, conversation_id, message_id, new, now).await
                     }
                 }
             })
             .await?;
-        if outcome.is_some() {
-            fence(self.replica.as_ref()).await;
-        }
         match outcome {
-            None => Ok(None),
-            Some(Ok(message)) => Ok(Some(message)),
-            Some(Err(stored)) => from_message(stored).map(Some),
+            Appended::NoConversation => Ok(None),
+            Appended::New(message) => {
+                fence(self.replica.as_ref()).await;
+                Ok(Some(message))
+            }
+            Appended::Earlier(stored) => {
+                fence(self.replica.as_ref()).await;
+                Message::try_from(stored).map(Some)
+            }
         }
     }
 
@@ -397,14 +451,14 @@ impl ConversationRepository for SeaConversationRepository {
         conversation_id: Uuid,
         query: &MessageListQuery,
     ) -> Result<Option<Page<Message, MessageCursor>>, RepositoryError> {
-        let Some((rows, cut)) = read(&self.guard, &self.db, self.replica.as_ref(), |db| async move {
+        let Some((rows, cut)) = read(&self.guard, &self.pool, self.replica.as_ref(), |db| async move {
             self.message_rows(&db, user, conversation_id, query).await
         })
         .await?
         else {
             return Ok(None);
         };
-        let rows = rows.messages()?;
+        let rows = rows.into_iter().map(Message::try_from).collect::<Result<Vec<_>, _>>()?;
         let order = query.order;
         let cursor_of = |m: &Message| MessageCursor { order, created_at: m.created_at, id: m.id };
         // A cut read holds one row past the page, like an overfetch.

@@ -1,37 +1,38 @@
 //! Tasks in the `tasks` table, idempotency records in `idempotency_keys`.
 
-use super::rows::{self, Rows, TASK_COLUMNS};
-use super::{begin_write, commit, corrupt, corrupt_because, fence, is_duplicate, read, rollback};
+use super::records::{self, IdempotencyRow, StatsRow, TaskRow};
+use super::{corrupt, fence, read};
 use crate::Database;
+use crate::database::executor::{DbError, Pool};
 use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Utc};
 use domain::task::{
-    Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Priority, Recurrence, Replay,
-    SortField, StoredResponse, Task, TaskFilter, TaskListQuery, TaskRepository, TaskStats, TaskStatus,
+    Cursor, CursorKey, DeleteOutcome, Direction, IdempotencyKey, IdempotentInsert, Priority, SortField, StoredResponse,
+    Task, TaskFilter, TaskListQuery, TaskRepository, TaskStats, TaskStatus,
 };
 use domain::{Page, RepositoryError, UserId};
 use entity::{idempotency_key, task};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, Order,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select, Statement,
 };
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The task repository on sea-orm, over the traffic pool, reading from the read replica
-/// where it may (see `database::replica`).
+/// The task repository, over the traffic pool, reading from the read replica where it may
+/// (see `database::replica`).
 #[derive(Clone, Debug)]
 pub struct SeaTaskRepository {
-    db: DatabaseConnection,
+    pool: Pool,
     guard: Arc<Guard>,
     replica: Option<Replica>,
 }
 
 impl SeaTaskRepository {
     pub fn new(database: &Database) -> Self {
-        Self { db: database.traffic().clone(), guard: database.guard().clone(), replica: database.replica() }
+        Self { pool: database.pool().clone(), guard: database.guard().clone(), replica: database.replica() }
     }
 }
 
@@ -56,41 +57,6 @@ fn to_active(t: &Task) -> task::ActiveModel {
     }
 }
 
-pub(super) fn from_model(m: task::Model) -> Result<Task, RepositoryError> {
-    let tags = match m.tags {
-        serde_json::Value::Array(items) => items
-            .into_iter()
-            .map(|v| match v {
-                serde_json::Value::String(s) => Ok(s),
-                other => Err(corrupt(format!("task {} has tag {other}", m.id))),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        other => return Err(corrupt(format!("task {} has tags {other}", m.id))),
-    };
-    Ok(Task {
-        status: TaskStatus::parse(&m.status)
-            .ok_or_else(|| corrupt(format!("task {} has status {}", m.id, m.status)))?,
-        priority: Priority::from_rank(m.priority)
-            .ok_or_else(|| corrupt(format!("task {} has priority {}", m.id, m.priority)))?,
-        recurrence: match m.recurrence.as_deref() {
-            None => None,
-            Some(r) => Some(Recurrence::parse(r).ok_or_else(|| corrupt(format!("task {} has recurrence {r}", m.id)))?),
-        },
-        id: m.id,
-        user_id: m.user_id,
-        title: m.title,
-        description: m.description,
-        tags,
-        due_date: m.due_date,
-        completed_at: m.completed_at,
-        created_at: m.created_at,
-        updated_at: m.updated_at,
-        deleted_at: m.deleted_at,
-        version: m.version,
-        previous_occurrence_id: m.previous_occurrence_id,
-    })
-}
-
 /// `LIKE` pattern for a literal, case-folded substring: `%`, `_` and `\` match themselves.
 fn contains_pattern(q: &str) -> String {
     let mut pattern = String::with_capacity(q.len() + 2);
@@ -105,9 +71,9 @@ fn contains_pattern(q: &str) -> String {
     pattern
 }
 
-/// A SELECT of [`TASK_COLUMNS`] from `tasks`, the shape every read path decodes.
+/// A SELECT of [`TaskRow`]'s columns from `tasks`, the shape every read path decodes.
 fn task_columns() -> Select<task::Entity> {
-    task::Entity::find().select_only().columns(TASK_COLUMNS)
+    records::select::<task::Entity, TaskRow>()
 }
 
 /// `find`'s SELECT: the user's live task with this id.
@@ -147,10 +113,10 @@ fn overdue(now: DateTime<Utc>) -> SimpleExpr {
 
 impl SeaTaskRepository {
     fn backend(&self) -> DbBackend {
-        self.db.get_database_backend()
+        self.pool.backend()
     }
 
-    /// The user's tasks matching the filter, unordered, as [`TASK_COLUMNS`].
+    /// The user's tasks matching the filter, unordered, as [`TaskRow`]s.
     fn filtered(&self, user: &UserId, filter: &TaskFilter, now: DateTime<Utc>) -> Select<task::Entity> {
         let mut select = task_columns().filter(task::Column::UserId.eq(user.as_ref()));
         if !filter.include_deleted {
@@ -244,11 +210,11 @@ impl SeaTaskRepository {
     /// future of a page stays small (it is moved into the guard's retry and a box per call).
     async fn page_rows(
         &self,
-        db: &DatabaseConnection,
+        db: &Pool,
         user: &UserId,
         query: &TaskListQuery,
         now: DateTime<Utc>,
-    ) -> Result<Rows, DbErr> {
+    ) -> Result<Vec<TaskRow>, DbError> {
         let select = self.filtered(user, &query.filter, now);
         let direction = query.sort.direction;
         // One row more than the page tells whether another page follows.
@@ -281,28 +247,28 @@ impl SeaTaskRepository {
                 self.keyset_page(select, column, direction, after, want)
             }
         };
-        rows::fetch_all(db, statement).await
+        db.fetch_all(statement).await
     }
 
     /// The dated rows of a due-date page, then as many undated ones as the page has room for.
     async fn dated_then_undated(
         &self,
-        db: &DatabaseConnection,
+        db: &Pool,
         dated: Statement,
         select: Select<task::Entity>,
         direction: Direction,
         want: u64,
-    ) -> Result<Rows, DbErr> {
-        let mut rows = rows::fetch_all(db, dated).await?;
+    ) -> Result<Vec<TaskRow>, DbError> {
+        let mut rows = db.fetch_all(dated).await?;
         let missing = want - rows.len() as u64;
         if missing > 0 {
-            rows.extend(rows::fetch_all(db, self.undated_page(select, direction, None, missing)).await?);
+            rows.extend(db.fetch_all::<TaskRow>(self.undated_page(select, direction, None, missing)).await?);
         }
         Ok(rows)
     }
 
     /// The compare-and-set UPDATE of `update`.
-    fn compare_and_set(expected_version: i32, updated: &Task) -> sea_orm::UpdateMany<task::Entity> {
+    fn compare_and_set(&self, expected_version: i32, updated: &Task) -> Statement {
         task::Entity::update_many()
             .col_expr(task::Column::Title, Expr::val(updated.title.clone()))
             .col_expr(task::Column::Description, Expr::val(updated.description.clone()))
@@ -319,22 +285,16 @@ impl SeaTaskRepository {
             .filter(task::Column::UserId.eq(updated.user_id.clone()))
             .filter(task::Column::Version.eq(expected_version))
             .filter(task::Column::DeletedAt.is_null())
+            .build(self.backend())
     }
 
     /// Whether the stored row already is `updated` (its version and its unique `updated_at`):
     /// on a retry, proof that the first attempt's compare-and-set committed.
-    async fn holds(&self, updated: &Task) -> Result<bool, DbErr> {
-        let stored = task::Entity::find_by_id(updated.id).one(&self.db).await?;
+    async fn holds(&self, updated: &Task) -> Result<bool, DbError> {
+        let select = task_columns().filter(task::Column::Id.eq(updated.id)).limit(1);
+        let stored: Option<TaskRow> = self.pool.fetch_optional(select.build(self.backend())).await?;
         Ok(stored.is_some_and(|s| s.version == updated.version && s.updated_at == updated.updated_at))
     }
-}
-
-#[derive(Debug, FromQueryResult)]
-struct StatsRow {
-    status: String,
-    priority: i16,
-    tasks: i64,
-    overdue: i64,
 }
 
 #[async_trait::async_trait]
@@ -343,10 +303,10 @@ impl TaskRepository for SeaTaskRepository {
     async fn insert(&self, task: &Task) -> Result<(), RepositoryError> {
         self.guard
             .run(Safety::Idempotent, |attempt| async move {
-                match task::Entity::insert(to_active(task)).exec_without_returning(&self.db).await {
+                match self.pool.execute(task::Entity::insert(to_active(task)).build(self.backend())).await {
                     // The id is ours: a duplicate on a retry means the first attempt committed.
-                    Err(error) if attempt > 1 && is_duplicate(&error) => Ok(()),
-                    other => other.map(|_| ()),
+                    Err(error) if attempt > 1 && error.is_unique_violation() => Ok(()),
+                    other => other.map(drop),
                 }
             })
             .await?;
@@ -379,21 +339,7 @@ impl TaskRepository for SeaTaskRepository {
         if record.resource_id == Some(task.id) {
             return Ok(IdempotentInsert::Inserted);
         }
-        let replay = match (record.resource_id, record.response_status, record.response, record.response_body) {
-            (Some(task_id), Some(status), Some(body), _) => {
-                let status = u16::try_from(status).map_err(|_| corrupt(format!("idempotency status {status}")))?;
-                Replay::Response { task_id, response: StoredResponse { status, body } }
-            }
-            // Written by a build that stored the task itself (see the migration that added
-            // `response`).
-            (_, _, None, Some(body)) => {
-                let first: Task =
-                    serde_json::from_str(&body).map_err(|e| corrupt_because("idempotency response", e))?;
-                Replay::Task(first)
-            }
-            _ => return Err(corrupt("idempotency record without a response")),
-        };
-        Ok(IdempotentInsert::Replay(replay))
+        Ok(IdempotentInsert::Replay(record.replay()?))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(count = tasks.len()))]
@@ -403,17 +349,16 @@ impl TaskRepository for SeaTaskRepository {
         }
         self.guard
             .run(Safety::Idempotent, |attempt| async move {
-                let txn = begin_write(&self.db).await?;
+                let mut txn = self.pool.begin_write().await?;
                 // 16 parameters a row: 1,000 rows stay under both PostgreSQL's and SQLite's limits.
                 for chunk in tasks.chunks(1000) {
-                    if let Err(error) =
-                        task::Entity::insert_many(chunk.iter().map(to_active)).exec_without_returning(&txn).await
-                    {
+                    let insert = task::Entity::insert_many(chunk.iter().map(to_active)).build(self.backend());
+                    if let Err(error) = txn.execute(insert).await {
                         // All or nothing: a duplicate of our own ids on a retry means it all committed.
-                        return if attempt > 1 && is_duplicate(&error) { Ok(()) } else { Err(error) };
+                        return if attempt > 1 && error.is_unique_violation() { Ok(()) } else { Err(error) };
                     }
                 }
-                commit(txn).await
+                txn.commit().await
             })
             .await?;
         fence(self.replica.as_ref()).await;
@@ -422,21 +367,23 @@ impl TaskRepository for SeaTaskRepository {
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
-        let found = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
+        let found = read(&self.guard, &self.pool, self.replica.as_ref(), |db| {
             let statement = find_statement(self.backend(), id, user.as_ref());
-            async move { rows::fetch_all(&db, statement).await }
+            async move { db.fetch_optional::<TaskRow>(statement).await }
         })
         .await?;
-        Ok(found.tasks()?.pop())
+        found.map(Task::try_from).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, RepositoryError> {
         let found = self
             .guard
-            .run(Safety::Read, |_| rows::fetch_all(&self.db, find_statement(self.backend(), id, user.as_ref())))
+            .run(Safety::Read, |_| {
+                self.pool.fetch_optional::<TaskRow>(find_statement(self.backend(), id, user.as_ref()))
+            })
             .await?;
-        Ok(found.tasks()?.pop())
+        found.map(Task::try_from).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(task = %updated.id, expected_version))]
@@ -450,24 +397,23 @@ impl TaskRepository for SeaTaskRepository {
             .guard
             .run(Safety::Idempotent, |attempt| async move {
                 let Some(next) = next_occurrence else {
-                    let result = Self::compare_and_set(expected_version, updated).exec(&self.db).await?;
-                    return if result.rows_affected == 1 {
+                    return if self.pool.execute(self.compare_and_set(expected_version, updated)).await? == 1 {
                         Ok(true)
                     } else {
                         self.retried_and_held(attempt, updated).await
                     };
                 };
-                let txn = begin_write(&self.db).await?;
-                if Self::compare_and_set(expected_version, updated).exec(&txn).await?.rows_affected != 1 {
-                    rollback(txn).await?;
+                let mut txn = self.pool.begin_write().await?;
+                if txn.execute(self.compare_and_set(expected_version, updated)).await? != 1 {
+                    txn.rollback().await?;
                     return self.retried_and_held(attempt, updated).await;
                 }
                 // At most one successor per task, even if it is completed again later.
-                task::Entity::insert(to_active(next))
-                    .on_conflict_do_nothing_on([task::Column::PreviousOccurrenceId])
-                    .exec_without_returning(&txn)
-                    .await?;
-                commit(txn).await?;
+                let successor = task::Entity::insert(to_active(next))
+                    .on_conflict(OnConflict::column(task::Column::PreviousOccurrenceId).do_nothing().to_owned())
+                    .build(self.backend());
+                txn.execute(successor).await?;
+                txn.commit().await?;
                 Ok(true)
             })
             .await?;
@@ -498,10 +444,10 @@ impl TaskRepository for SeaTaskRepository {
                 if let Some(version) = expected_version {
                     update = update.filter(task::Column::Version.eq(version));
                 }
-                update.exec(&self.db)
+                self.pool.execute(update.build(self.backend()))
             })
             .await?;
-        if deleted.rows_affected == 1 {
+        if deleted == 1 {
             fence(self.replica.as_ref()).await;
             return Ok(DeleteOutcome::Deleted);
         }
@@ -518,20 +464,23 @@ impl TaskRepository for SeaTaskRepository {
         let rows = self
             .guard
             .run(Safety::Write, |_| {
-                task::Entity::update_many()
+                let restore = task::Entity::update_many()
                     .col_expr(task::Column::DeletedAt, Expr::val(Option::<DateTime<Utc>>::None))
                     .col_expr(task::Column::UpdatedAt, Expr::val(now))
                     .col_expr(task::Column::Version, Expr::col(task::Column::Version).add(1))
                     .filter(task::Column::Id.eq(id))
                     .filter(task::Column::UserId.eq(user.as_ref()))
                     .filter(task::Column::DeletedAt.is_not_null())
-                    .exec_with_returning(&self.db)
+                    .into_query()
+                    .returning(records::returning::<TaskRow>())
+                    .to_owned();
+                self.pool.fetch_optional::<TaskRow>(self.backend().build(&restore))
             })
             .await?;
-        if !rows.is_empty() {
+        if rows.is_some() {
             fence(self.replica.as_ref()).await;
         }
-        rows.into_iter().next().map(from_model).transpose()
+        rows.map(Task::try_from).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip(self, query), fields(user = %user, sort = query.sort.as_str(), limit = query.limit))]
@@ -541,17 +490,17 @@ impl TaskRepository for SeaTaskRepository {
         query: &TaskListQuery,
         now: DateTime<Utc>,
     ) -> Result<Page<Task, Cursor>, RepositoryError> {
-        let rows = read(&self.guard, &self.db, self.replica.as_ref(), |db| async move {
+        let rows = read(&self.guard, &self.pool, self.replica.as_ref(), |db| async move {
             self.page_rows(&db, user, query, now).await
         })
         .await?;
         let sort = query.sort;
-        Ok(Page::from_overfetch(rows.tasks()?, query.limit, |last| Cursor::after(last, sort)))
+        Ok(Page::from_overfetch(records::tasks(rows)?, query.limit, |last| Cursor::after(last, sort)))
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn stats(&self, user: &UserId, now: DateTime<Utc>) -> Result<TaskStats, RepositoryError> {
-        let rows = read(&self.guard, &self.db, self.replica.as_ref(), |db| {
+        let rows = read(&self.guard, &self.pool, self.replica.as_ref(), |db| {
             let overdue_flag = Expr::case(overdue(now), 1).finally(0);
             let select = task::Entity::find()
                 .select_only()
@@ -563,8 +512,8 @@ impl TaskRepository for SeaTaskRepository {
                 .filter(task::Column::DeletedAt.is_null())
                 .group_by(task::Column::Status)
                 .group_by(task::Column::Priority)
-                .into_model::<StatsRow>();
-            async move { select.all(&db).await }
+                .build(self.backend());
+            async move { db.fetch_all::<StatsRow>(select).await }
         })
         .await?;
         let mut stats = TaskStats::empty();
@@ -594,23 +543,24 @@ impl TaskRepository for SeaTaskRepository {
         let deleted = self
             .guard
             .run(Safety::Idempotent, |_| {
-                idempotency_key::Entity::delete_many().filter(key.clone().in_subquery(expired.clone())).exec(&self.db)
+                let delete = idempotency_key::Entity::delete_many().filter(key.clone().in_subquery(expired.clone()));
+                self.pool.execute(delete.build(self.backend()))
             })
             .await?;
-        Ok(deleted.rows_affected)
+        Ok(deleted)
     }
 }
 
 /// What one attempt of an idempotent create found.
 enum Stored {
     Inserted,
-    Replay(idempotency_key::Model),
+    Replay(IdempotencyRow),
     DifferentRequest,
 }
 
 impl SeaTaskRepository {
     /// A compare-and-set matched nothing: on a retry, our first attempt may have committed.
-    async fn retried_and_held(&self, attempt: u32, updated: &Task) -> Result<bool, DbErr> {
+    async fn retried_and_held(&self, attempt: u32, updated: &Task) -> Result<bool, DbError> {
         if attempt > 1 { self.holds(updated).await } else { Ok(false) }
     }
 
@@ -620,22 +570,30 @@ impl SeaTaskRepository {
         task: &Task,
         response: &StoredResponse,
         expired_before: DateTime<Utc>,
-    ) -> Result<Stored, DbErr> {
-        let txn = begin_write(&self.db).await?;
-        let pk = (key.user.as_ref().to_owned(), key.scope.to_owned(), key.key.clone());
+    ) -> Result<Stored, DbError> {
+        use idempotency_key::Column;
+        let backend = self.backend();
+        let mut txn = self.pool.begin_write().await?;
+        let user = key.user.as_ref();
+        let owned = || {
+            sea_orm::Condition::all()
+                .add(Column::UserId.eq(user))
+                .add(Column::Scope.eq(key.scope))
+                .add(Column::Key.eq(key.key.as_str()))
+        };
         // An expired key may be taken over once; a second conflict means another request
         // took it over at the same moment, and its record answers this one.
         // The response is known before anything is written (the task is complete), so the key
         // row carries it from the start: the create is the key, the task and a commit. The task
         // itself goes in `response_body` too, for instances of the build before `response`
         // existed, which replay from it (see the migration that added `response`).
-        let legacy_body = serde_json::to_string(task).map_err(|e| DbErr::Custom(e.to_string()))?;
-        let status = i16::try_from(response.status).map_err(|e| DbErr::Custom(e.to_string()))?;
+        let legacy_body = serde_json::to_string(task).map_err(|e| DbError::Encode(Box::new(e)))?;
+        let status = i16::try_from(response.status).map_err(|e| DbError::Encode(Box::new(e)))?;
         for attempt in 0..2 {
             let record = idempotency_key::ActiveModel {
-                user_id: Set(pk.0.clone()),
-                scope: Set(pk.1.clone()),
-                key: Set(pk.2.clone()),
+                user_id: Set(user.to_owned()),
+                scope: Set(key.scope.to_owned()),
+                key: Set(key.key.clone()),
                 request_hash: Set(key.request_hash.clone()),
                 response_status: Set(Some(status)),
                 response_body: Set(Some(legacy_body.clone())),
@@ -645,34 +603,30 @@ impl SeaTaskRepository {
             };
             // Concurrent requests with this key wait here on the primary key until the first
             // commits; then they see a conflict and replay its record.
-            let inserted = idempotency_key::Entity::insert(record)
-                .on_conflict_do_nothing_on([
-                    idempotency_key::Column::UserId,
-                    idempotency_key::Column::Scope,
-                    idempotency_key::Column::Key,
-                ])
-                .exec_without_returning(&txn)
-                .await?;
-            if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-                task::Entity::insert(to_active(task)).exec_without_returning(&txn).await?;
-                commit(txn).await?;
+            let insert = idempotency_key::Entity::insert(record)
+                .on_conflict(OnConflict::columns([Column::UserId, Column::Scope, Column::Key]).do_nothing().to_owned())
+                .build(backend);
+            if txn.execute(insert).await? > 0 {
+                txn.execute(task::Entity::insert(to_active(task)).build(backend)).await?;
+                txn.commit().await?;
                 return Ok(Stored::Inserted);
             }
-            let existing = idempotency_key::Entity::find_by_id(pk.clone())
-                .one(&txn)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound("idempotency record vanished".into()))?;
+            let existing = records::select::<idempotency_key::Entity, IdempotencyRow>().filter(owned()).limit(1);
+            let Some(existing) = txn.fetch_optional::<IdempotencyRow>(existing.build(backend)).await? else {
+                // The conflicting row was deleted (purged) before this read: take the key now.
+                continue;
+            };
             if existing.created_at < expired_before && attempt == 0 {
-                idempotency_key::Entity::delete_by_id(pk.clone()).exec(&txn).await?;
+                txn.execute(idempotency_key::Entity::delete_many().filter(owned()).build(backend)).await?;
                 continue;
             }
-            rollback(txn).await?;
+            txn.rollback().await?;
             if existing.request_hash != key.request_hash {
                 return Ok(Stored::DifferentRequest);
             }
             return Ok(Stored::Replay(existing));
         }
-        Err(DbErr::Custom("idempotency key could not be taken over".into()))
+        Err(DbError::Contended("the idempotency key could not be taken over"))
     }
 }
 
