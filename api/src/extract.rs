@@ -331,7 +331,7 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn parse(raw: &str, allow_order: bool) -> (Self, ValidationErrors) {
-        let mut params = PageParams { limit: 20, ..PageParams::default() };
+        let mut params = PageParams { limit: domain::page::LIMIT_DEFAULT, ..PageParams::default() };
         let mut errors = ValidationErrors::new();
         let mut seen: Vec<String> = Vec::new();
         for (name, value) in query_pairs(raw, &mut errors) {
@@ -341,9 +341,9 @@ impl PageParams {
             }
             seen.push(name.clone());
             match name.as_str() {
-                "limit" => match value.parse::<u64>() {
-                    Ok(n @ 1..=100) => params.limit = n,
-                    _ => errors.add("limit", "range", "must be an integer from 1 to 100"),
+                "limit" => match domain::page::parse_limit(&value) {
+                    Ok(n) => params.limit = n,
+                    Err(broken) => broken.report("limit", &mut errors),
                 },
                 "cursor" => params.cursor = Some(value),
                 "order" if allow_order => params.order = Some(value),

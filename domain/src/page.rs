@@ -5,6 +5,19 @@
 /// reading rows once their text alone passes it, so a page of huge rows costs one page of memory.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
+/// The items a page may ask for, at most (`limit`).
+pub const LIMIT_MAX: u64 = 100;
+/// The items of a page that does not say how many.
+pub const LIMIT_DEFAULT: u64 = 20;
+
+/// A `limit` as a client wrote it: an integer from 1 to [`LIMIT_MAX`].
+pub fn parse_limit(raw: &str) -> Result<u64, crate::task::input::Broken> {
+    match raw.parse::<u64>() {
+        Ok(n @ 1..=LIMIT_MAX) => Ok(n),
+        _ => Err(crate::task::input::Broken::new("range", format!("must be an integer from 1 to {LIMIT_MAX}"))),
+    }
+}
+
 /// The items of one page and where the next starts (`None`: this was the last page).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page<T, C> {

@@ -3,7 +3,9 @@
 use super::{Fields, domain_enum_schema, serialize_optional_timestamp, serialize_timestamp};
 use chrono::{DateTime, Utc};
 use domain::ValidationErrors;
-use domain::task::{NewTask, NewTaskFields, Priority, Recurrence, Sort, Task, TaskPatch, TaskStats, TaskStatus};
+use domain::task::{
+    NewTask, NewTaskFields, Priority, Recurrence, Sort, Task, TaskPatch, TaskPatchFields, TaskStats, TaskStatus, input,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -64,8 +66,8 @@ pub fn new_tasks(body: Value) -> Result<Vec<NewTask>, ValidationErrors> {
     let items: Option<Vec<Value>> = reader.required("tasks", "an array of tasks");
     let mut errors = reader.finish(&[]);
     let Some(items) = items else { return Err(errors) };
-    if !(1..=1000).contains(&items.len()) {
-        errors.add("tasks", "length", "must hold 1 to 1000 tasks");
+    if !(1..=input::BATCH_MAX).contains(&items.len()) {
+        errors.add("tasks", "length", format!("must hold 1 to {} tasks", input::BATCH_MAX));
         return Err(errors);
     }
     let mut tasks = Vec::with_capacity(items.len());
@@ -97,9 +99,8 @@ pub fn task_patch(body: Value) -> Result<TaskPatch, ValidationErrors> {
         other => other.map(|_| None),
     };
     let errors = reader.finish(SERVER_OWNED);
-    let patch = TaskPatch { title, description, status, priority, tags, due_date, recurrence };
-    let patch = errors.into_result(patch)?;
-    TaskPatch::parse(patch)
+    let fields = TaskPatchFields { title, description, status, priority, tags, due_date, recurrence };
+    TaskPatch::parse(errors.into_result(fields)?)
 }
 
 domain_enum_schema!(
@@ -136,7 +137,7 @@ impl utoipa::PartialSchema for TagSchema {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))
-            .max_length(Some(32))
+            .max_length(Some(input::TAG_MAX_CHARS))
             .pattern(Some(super::patterns::TAG))
             .description(Some(
                 "1-32 characters (not bytes), at least one of them visible, no U+0000; stored and returned lowercased.",
@@ -413,9 +414,10 @@ mod tests {
     #[test]
     fn a_patch_distinguishes_absent_null_and_values() {
         let patch = task_patch(json!({"description": null, "due_date": "2025-01-01T10:00:00+02:00"})).expect("valid");
-        assert_eq!(patch.description, Some(None));
-        assert_eq!(patch.due_date.flatten().map(|d| d.to_rfc3339()), Some("2025-01-01T08:00:00+00:00".into()));
-        assert_eq!(patch.title, None);
+        let due = DateTime::parse_from_rfc3339("2025-01-01T08:00:00Z").expect("instant").with_timezone(&Utc);
+        let expected =
+            TaskPatchFields { description: Some(None), due_date: Some(Some(due)), ..TaskPatchFields::default() };
+        assert_eq!(patch, TaskPatch::parse(expected).expect("valid"), "title absent, description null, due date set");
         let errors = task_patch(json!({"title": null, "status": null, "tags": null, "id": "x"})).expect_err("invalid");
         assert_eq!(fields(&errors), ["title:type", "status:type", "tags:type", "id:read_only"]);
     }

@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ValidationErrors;
 use domain::task::{
     Created, Cursor, FIRST_VERSION, Idempotency, Priority, Replay, Sort, StoredResponse, Task, TaskFilter,
-    TaskListQuery, TaskService, TaskStatus,
+    TaskListQuery, TaskService, TaskStatus, input,
 };
 use utoipa::IntoParams;
 
@@ -416,24 +416,14 @@ pub fn list_query(raw: &str) -> Result<TaskListQuery, ApiError> {
                 Some(priority) => filter.priority = Some(priority),
                 None => errors.add("priority", "one_of", "must be one of low, medium, high"),
             },
-            "tag" => {
-                if (1..=32).contains(&value.chars().count()) {
-                    filter.tag = Some(value.to_lowercase());
-                } else {
-                    errors.add("tag", "length", "must have 1 to 32 characters");
-                }
-            }
-            "q" => {
-                if value.chars().count() > 200 {
-                    errors.add("q", "length", "must have at most 200 characters");
-                } else if value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-                    // The search text joins title and description with a control character,
-                    // which a search must not be able to match.
-                    errors.add("q", "format", "must not contain control characters other than tab and line breaks");
-                } else if !value.is_empty() {
-                    filter.q = Some(value);
-                }
-            }
+            "tag" => match input::tag_filter(&value) {
+                Ok(tag) => filter.tag = Some(tag),
+                Err(broken) => broken.report("tag", &mut errors),
+            },
+            "q" => match input::search(value) {
+                Ok(q) => filter.q = q,
+                Err(broken) => broken.report("q", &mut errors),
+            },
             "due_before" | "due_after" => match dto::parse_instant(&value) {
                 Some(t) if !domain::clock::range::contains(&t) => {
                     errors.add(name, "range", format!("must be between {}", domain::clock::range::DESCRIPTION))
@@ -448,9 +438,9 @@ pub fn list_query(raw: &str) -> Result<TaskListQuery, ApiError> {
                 Some(s) => sort = Some(s),
                 None => errors.add("sort", "one_of", format!("must be one of {}", Sort::ALL.join(", "))),
             },
-            "limit" => match value.parse::<u64>() {
-                Ok(n @ 1..=100) => limit = Some(n),
-                _ => errors.add("limit", "range", "must be an integer from 1 to 100"),
+            "limit" => match domain::page::parse_limit(&value) {
+                Ok(n) => limit = Some(n),
+                Err(broken) => broken.report("limit", &mut errors),
             },
             "cursor" => cursor_raw = Some(value),
             _ => errors.add(name, "unknown_parameter", "is not a parameter of this list"),
@@ -470,7 +460,7 @@ pub fn list_query(raw: &str) -> Result<TaskListQuery, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::BadRequest { detail: "the query string is invalid".into(), errors });
     }
-    Ok(TaskListQuery { filter, sort, limit: limit.unwrap_or(20), after })
+    Ok(TaskListQuery { filter, sort, limit: limit.unwrap_or(domain::page::LIMIT_DEFAULT), after })
 }
 
 #[cfg(test)]

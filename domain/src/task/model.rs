@@ -1,12 +1,11 @@
 //! The task, its enumerations and the rules for creating and changing one.
 
+use super::input::{Description, DueDate, Tags, TaskTitle};
 use crate::user::UserId;
-use crate::validation::{NUL_MESSAGE, ValidationErrors, is_visible, no_nul};
-use chrono::{DateTime, Days, Months, SubsecRound, Utc};
+use crate::validation::ValidationErrors;
+use chrono::{DateTime, Days, Months, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use uuid::Uuid;
-use validator::Validate;
 
 /// `pending` | `in_progress` | `completed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -143,20 +142,15 @@ pub struct NewTaskFields {
     pub recurrence: Option<Recurrence>,
 }
 
-/// A new task that has passed every rule.
-#[derive(Clone, Debug, PartialEq, Validate)]
+/// A new task that has passed every rule (see [`super::input`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewTask {
-    #[validate(
-        length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"),
-        custom(function = "no_nul")
-    )]
-    title: String,
-    #[validate(length(max = 1000, message = "must have at most 1000 characters"), custom(function = "no_nul"))]
-    description: Option<String>,
+    title: TaskTitle,
+    description: Option<Description>,
     status: TaskStatus,
     priority: Priority,
-    tags: Vec<String>,
-    due_date: Option<DateTime<Utc>>,
+    tags: Tags,
+    due_date: Option<DueDate>,
     recurrence: Option<Recurrence>,
 }
 
@@ -164,24 +158,36 @@ impl NewTask {
     /// Normalises (title trimmed; tags lowercased, duplicates dropped) and checks every rule,
     /// reporting every broken one.
     pub fn parse(fields: NewTaskFields) -> Result<Self, ValidationErrors> {
-        // Counted as sent: "up to 10" holds before duplicates are merged, as the schema says.
-        let sent_tags = fields.tags.as_ref().map_or(0, Vec::len);
-        let task = Self {
-            title: fields.title.trim().to_owned(),
-            description: fields.description,
-            status: fields.status.unwrap_or(TaskStatus::Pending),
-            priority: fields.priority.unwrap_or(Priority::Medium),
-            tags: normalize_tags(fields.tags.unwrap_or_default()),
-            // Stored at microsecond precision (PostgreSQL's); keeping more would make a stored
-            // value and its cursor disagree.
-            due_date: fields.due_date.map(|d| d.trunc_subsecs(6)),
-            recurrence: fields.recurrence,
+        let mut errors = ValidationErrors::new();
+        // Reported in the order the API always listed them: description, title, tags, due date.
+        let description = match fields.description.map(Description::parse) {
+            Some(Err(broken)) => {
+                broken.report("description", &mut errors);
+                None
+            }
+            other => other.and_then(Result::ok),
         };
-        let mut errors: ValidationErrors = task.validate().err().map(Into::into).unwrap_or_default();
-        check_tag_count(sent_tags, &mut errors);
-        check_tag_items(&task.tags, &mut errors);
-        check_due_date(task.due_date.as_ref(), &mut errors);
-        errors.into_result(task)
+        let title = TaskTitle::parse(&fields.title).map_err(|b| b.report("title", &mut errors)).ok();
+        let tags = Tags::parse(fields.tags.unwrap_or_default()).map_err(|e| errors.extend_prefixed("", e)).ok();
+        let due_date = match fields.due_date.map(DueDate::parse) {
+            Some(Err(broken)) => {
+                broken.report("due_date", &mut errors);
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        match (title, tags) {
+            (Some(title), Some(tags)) if errors.is_empty() => Ok(Self {
+                title,
+                description,
+                status: fields.status.unwrap_or(TaskStatus::Pending),
+                priority: fields.priority.unwrap_or(Priority::Medium),
+                tags,
+                due_date,
+                recurrence: fields.recurrence,
+            }),
+            _ => Err(errors),
+        }
     }
 
     /// The task this input creates. A task created already completed gets `completed_at`
@@ -190,12 +196,12 @@ impl NewTask {
         Task {
             id,
             user_id: user.as_ref().to_owned(),
-            title: self.title,
-            description: self.description,
+            title: self.title.into_string(),
+            description: self.description.map(Description::into_string),
             status: self.status,
             priority: self.priority,
-            tags: self.tags,
-            due_date: self.due_date,
+            tags: self.tags.into_vec(),
+            due_date: self.due_date.map(DueDate::instant),
             recurrence: self.recurrence,
             completed_at: (self.status == TaskStatus::Completed).then_some(now),
             created_at: now,
@@ -210,14 +216,10 @@ impl NewTask {
 /// The version of a task as it is created.
 pub const FIRST_VERSION: i32 = 1;
 
-/// A JSON merge patch of a task's writable fields, checked. `Some(None)` clears a nullable
-/// field; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq, Validate)]
-pub struct TaskPatch {
-    #[validate(
-        length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"),
-        custom(function = "no_nul")
-    )]
+/// A JSON merge patch of a task's writable fields as the client sent it, before any rule is
+/// checked. `Some(None)` clears a nullable field; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskPatchFields {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
     pub status: Option<TaskStatus>,
@@ -227,27 +229,49 @@ pub struct TaskPatch {
     pub recurrence: Option<Option<Recurrence>>,
 }
 
+/// A merge patch whose fields have passed the rules of a new task's (see [`super::input`]);
+/// only [`TaskPatch::parse`] makes one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskPatch {
+    title: Option<TaskTitle>,
+    description: Option<Option<Description>>,
+    status: Option<TaskStatus>,
+    priority: Option<Priority>,
+    tags: Option<Tags>,
+    due_date: Option<Option<DueDate>>,
+    recurrence: Option<Option<Recurrence>>,
+}
+
 impl TaskPatch {
     /// Normalises like [`NewTask::parse`] and checks the rules of the fields present.
-    pub fn parse(mut patch: TaskPatch) -> Result<Self, ValidationErrors> {
-        let sent_tags = patch.tags.as_ref().map_or(0, Vec::len);
-        patch.title = patch.title.map(|t| t.trim().to_owned());
-        patch.tags = patch.tags.map(normalize_tags);
-        patch.due_date = patch.due_date.map(|d| d.map(|d| d.trunc_subsecs(6)));
-        let mut errors: ValidationErrors = patch.validate().err().map(Into::into).unwrap_or_default();
-        if let Some(Some(description)) = &patch.description {
-            if description.chars().count() > 1000 {
-                errors.add("description", "length", "must have at most 1000 characters");
-            } else if no_nul(description).is_err() {
-                errors.add("description", "format", NUL_MESSAGE);
+    pub fn parse(fields: TaskPatchFields) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let mut patch = TaskPatch {
+            status: fields.status,
+            priority: fields.priority,
+            recurrence: fields.recurrence,
+            ..Self::default()
+        };
+        if let Some(title) = fields.title {
+            patch.title = TaskTitle::parse(&title).map_err(|b| b.report("title", &mut errors)).ok();
+        }
+        match fields.description {
+            Some(Some(description)) => {
+                patch.description =
+                    Description::parse(description).map_err(|b| b.report("description", &mut errors)).ok().map(Some);
             }
+            Some(None) => patch.description = Some(None),
+            None => {}
         }
-        if let Some(tags) = &patch.tags {
-            check_tag_count(sent_tags, &mut errors);
-            check_tag_items(tags, &mut errors);
+        if let Some(tags) = fields.tags {
+            patch.tags = Tags::parse(tags).map_err(|e| errors.extend_prefixed("", e)).ok();
         }
-        if let Some(due_date) = &patch.due_date {
-            check_due_date(due_date.as_ref(), &mut errors);
+        match fields.due_date {
+            Some(Some(due)) => {
+                patch.due_date = DueDate::parse(due).map_err(|b| b.report("due_date", &mut errors)).ok().map(Some);
+            }
+            Some(None) => patch.due_date = Some(None),
+            None => {}
         }
         errors.into_result(patch)
     }
@@ -264,10 +288,10 @@ impl Task {
     pub fn apply(&self, patch: &TaskPatch, now: DateTime<Utc>) -> Option<Task> {
         let mut next = self.clone();
         if let Some(title) = &patch.title {
-            next.title.clone_from(title);
+            title.as_str().clone_into(&mut next.title);
         }
         if let Some(description) = &patch.description {
-            next.description.clone_from(description);
+            next.description = description.clone().map(Description::into_string);
         }
         if let Some(status) = patch.status {
             next.status = status;
@@ -276,10 +300,10 @@ impl Task {
             next.priority = priority;
         }
         if let Some(tags) = &patch.tags {
-            next.tags.clone_from(tags);
+            next.tags = tags.clone().into_vec();
         }
         if let Some(due_date) = patch.due_date {
-            next.due_date = due_date;
+            next.due_date = due_date.map(DueDate::instant);
         }
         if let Some(recurrence) = patch.recurrence {
             next.recurrence = recurrence;
@@ -346,36 +370,6 @@ impl Task {
     }
 }
 
-fn normalize_tags(tags: Vec<String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    tags.into_iter().map(|t| t.to_lowercase()).filter(|t| seen.insert(t.clone())).collect()
-}
-
-fn check_tag_count(sent: usize, errors: &mut ValidationErrors) {
-    if sent > 10 {
-        errors.add("tags", "length", "at most 10 tags");
-    }
-}
-
-fn check_tag_items(tags: &[String], errors: &mut ValidationErrors) {
-    for (index, tag) in tags.iter().enumerate() {
-        let length = tag.chars().count();
-        if !(1..=32).contains(&length) {
-            errors.add(format!("tags[{index}]"), "length", "must have 1 to 32 characters");
-        } else if no_nul(tag).is_err() {
-            errors.add(format!("tags[{index}]"), "format", NUL_MESSAGE);
-        } else if !tag.chars().any(is_visible) {
-            errors.add(format!("tags[{index}]"), "format", "must contain a visible character");
-        }
-    }
-}
-
-fn check_due_date(due_date: Option<&DateTime<Utc>>, errors: &mut ValidationErrors) {
-    if due_date.is_some_and(|d| !crate::clock::range::contains(d)) {
-        errors.add("due_date", "range", format!("must be between {}", crate::clock::range::DESCRIPTION));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +381,10 @@ mod tests {
 
     fn fields(title: &str) -> NewTaskFields {
         NewTaskFields { title: title.to_owned(), ..NewTaskFields::default() }
+    }
+
+    fn patch(fields: TaskPatchFields) -> TaskPatch {
+        TaskPatch::parse(fields).expect("a valid patch")
     }
 
     fn task() -> Task {
@@ -404,7 +402,7 @@ mod tests {
 
     #[test]
     fn titles_are_trimmed_and_must_keep_one_to_200_characters() {
-        assert_eq!(NewTask::parse(fields("  hi  ")).expect("valid").title, "hi");
+        assert_eq!(NewTask::parse(fields("  hi  ")).expect("valid").title.as_str(), "hi");
         let errors = NewTask::parse(fields("   ")).expect_err("blank");
         assert_eq!(
             errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
@@ -435,7 +433,7 @@ mod tests {
             ..NewTaskFields::default()
         })
         .expect("valid");
-        assert_eq!(t.tags, ["home", "work", "ärger"]);
+        assert_eq!(t.tags.into_vec(), ["home", "work", "ärger"]);
         let ten_with_duplicates: Vec<String> = (0..9).map(|i| format!("t{i}")).chain(["T0".to_owned()]).collect();
         let t = NewTask::parse(NewTaskFields {
             title: "t".into(),
@@ -443,7 +441,7 @@ mod tests {
             ..NewTaskFields::default()
         })
         .expect("valid");
-        assert_eq!(t.tags.len(), 9);
+        assert_eq!(t.tags.into_vec().len(), 9);
         let too_long = NewTask::parse(NewTaskFields {
             title: "t".into(),
             tags: Some(vec!["x".repeat(33)]),
@@ -468,7 +466,7 @@ mod tests {
     #[test]
     fn a_patch_that_changes_nothing_changes_nothing() {
         let t = task();
-        let same = TaskPatch::parse(TaskPatch { title: Some(t.title.clone()), ..TaskPatch::default() }).expect("valid");
+        let same = patch(TaskPatchFields { title: Some(t.title.clone()), ..TaskPatchFields::default() });
         assert_eq!(t.apply(&same, at(2025, 2, 1)), None);
         assert_eq!(t.apply(&TaskPatch::default(), at(2025, 2, 1)), None);
     }
@@ -476,7 +474,7 @@ mod tests {
     #[test]
     fn a_change_bumps_version_and_updated_at() {
         let t = task();
-        let patch = TaskPatch { priority: Some(Priority::High), ..TaskPatch::default() };
+        let patch = patch(TaskPatchFields { priority: Some(Priority::High), ..TaskPatchFields::default() });
         let changed = t.apply(&patch, at(2025, 2, 1)).expect("changed");
         assert_eq!((changed.version, changed.updated_at, changed.priority), (2, at(2025, 2, 1), Priority::High));
         assert_eq!(changed.created_at, t.created_at);
@@ -486,17 +484,23 @@ mod tests {
     fn completed_at_follows_the_status() {
         let t = task();
         let done = t
-            .apply(&TaskPatch { status: Some(TaskStatus::Completed), ..TaskPatch::default() }, at(2025, 2, 1))
+            .apply(
+                &patch(TaskPatchFields { status: Some(TaskStatus::Completed), ..TaskPatchFields::default() }),
+                at(2025, 2, 1),
+            )
             .expect("done");
         assert_eq!(done.completed_at, Some(at(2025, 2, 1)));
         assert!(done.completes(&t));
         let retitled = done
-            .apply(&TaskPatch { title: Some("x".into()), ..TaskPatch::default() }, at(2025, 3, 1))
+            .apply(&patch(TaskPatchFields { title: Some("x".into()), ..TaskPatchFields::default() }), at(2025, 3, 1))
             .expect("changed");
         assert_eq!(retitled.completed_at, Some(at(2025, 2, 1)), "staying completed keeps completed_at");
         assert!(!retitled.completes(&done));
         let reopened = done
-            .apply(&TaskPatch { status: Some(TaskStatus::InProgress), ..TaskPatch::default() }, at(2025, 3, 1))
+            .apply(
+                &patch(TaskPatchFields { status: Some(TaskStatus::InProgress), ..TaskPatchFields::default() }),
+                at(2025, 3, 1),
+            )
             .expect("reopened");
         assert_eq!(reopened.completed_at, None);
     }
@@ -507,19 +511,23 @@ mod tests {
         t.description = Some("d".into());
         t.due_date = Some(at(2025, 5, 1));
         t.recurrence = Some(Recurrence::Daily);
-        let patch =
-            TaskPatch { description: Some(None), due_date: Some(None), recurrence: Some(None), ..TaskPatch::default() };
+        let patch = patch(TaskPatchFields {
+            description: Some(None),
+            due_date: Some(None),
+            recurrence: Some(None),
+            ..TaskPatchFields::default()
+        });
         let cleared = t.apply(&patch, at(2025, 2, 1)).expect("changed");
         assert_eq!((cleared.description, cleared.due_date, cleared.recurrence), (None, None, None));
     }
 
     #[test]
     fn patch_fields_are_checked_like_new_ones() {
-        let errors = TaskPatch::parse(TaskPatch {
+        let errors = TaskPatch::parse(TaskPatchFields {
             title: Some("  ".into()),
             description: Some(Some("d".repeat(1001))),
             tags: Some(vec![String::new()]),
-            ..TaskPatch::default()
+            ..TaskPatchFields::default()
         })
         .expect_err("invalid");
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -562,7 +570,7 @@ mod tests {
                 errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
                 [("due_date", "range")]
             );
-            let patch = TaskPatch { due_date: Some(Some(due)), ..TaskPatch::default() };
+            let patch = TaskPatchFields { due_date: Some(Some(due)), ..TaskPatchFields::default() };
             assert!(TaskPatch::parse(patch).is_err());
         }
         assert!(NewTask::parse(with_due(crate::clock::range::latest())).is_ok());
@@ -580,8 +588,11 @@ mod tests {
         .expect_err("nul");
         let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
         assert_eq!(found, [("description", "format"), ("title", "format"), ("tags[0]", "format")]);
-        let patch =
-            TaskPatch { title: Some("\0".into()), description: Some(Some("x\0".into())), ..TaskPatch::default() };
+        let patch = TaskPatchFields {
+            title: Some("\0".into()),
+            description: Some(Some("x\0".into())),
+            ..TaskPatchFields::default()
+        };
         let errors = TaskPatch::parse(patch).expect_err("nul");
         assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["format", "format"]);
     }
@@ -595,7 +606,7 @@ mod tests {
             errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect::<Vec<_>>(),
             [("tags", "length")]
         );
-        assert!(TaskPatch::parse(TaskPatch { tags: tags(11), ..TaskPatch::default() }).is_err());
+        assert!(TaskPatch::parse(TaskPatchFields { tags: tags(11), ..TaskPatchFields::default() }).is_err());
     }
 
     #[test]
