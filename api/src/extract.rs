@@ -3,15 +3,14 @@
 //!
 //! A body is accepted only as `application/json` (or any `+json` type, such as
 //! `application/merge-patch+json`), at most 1 MiB, and well-formed (else 415, 413, 400).
-//! Objects are then read field by field so that every unknown, read-only, missing or
-//! wrongly typed field is reported in one 422, not only the first.
+//! Each route then reads it into its DTO (`crate::dto::body`), which reports every unknown,
+//! read-only, missing or wrongly typed field in one 422, not only the first.
 
 use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use domain::ValidationErrors;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -354,113 +353,6 @@ impl PageParams {
     }
 }
 
-/// Reads a JSON object field by field, collecting every problem.
-#[derive(Debug)]
-pub struct ObjectReader {
-    fields: Map<String, Value>,
-    errors: ValidationErrors,
-}
-
-impl ObjectReader {
-    /// Starts reading `value`, which must be an object.
-    pub fn new(value: Value) -> Result<Self, ValidationErrors> {
-        match value {
-            Value::Object(fields) => Ok(Self { fields, errors: ValidationErrors::new() }),
-            _ => {
-                let mut errors = ValidationErrors::new();
-                errors.add("$", "type", "the body must be a JSON object");
-                Err(errors)
-            }
-        }
-    }
-
-    fn convert<T: DeserializeOwned>(&mut self, name: &str, value: Value, expected: &str) -> Option<T> {
-        match serde_json::from_value(value) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                self.errors.add(name, "type", format!("must be {expected}"));
-                None
-            }
-        }
-    }
-
-    /// A field that must be present and not null.
-    pub fn required<T: DeserializeOwned>(&mut self, name: &str, expected: &str) -> Option<T> {
-        match self.fields.remove(name) {
-            None => {
-                self.errors.add(name, "required", "is required");
-                None
-            }
-            Some(Value::Null) => {
-                self.errors.add(name, "type", format!("must be {expected}, not null"));
-                None
-            }
-            Some(value) => self.convert(name, value, expected),
-        }
-    }
-
-    /// A field that may be absent but not null.
-    pub fn optional<T: DeserializeOwned>(&mut self, name: &str, expected: &str) -> Option<T> {
-        match self.fields.remove(name) {
-            None => None,
-            Some(Value::Null) => {
-                self.errors.add(name, "type", format!("must be {expected}, not null"));
-                None
-            }
-            Some(value) => self.convert(name, value, expected),
-        }
-    }
-
-    /// A field that may be absent (`None`), null (`Some(None)`) or a value.
-    pub fn nullable<T: DeserializeOwned>(&mut self, name: &str, expected: &str) -> Option<Option<T>> {
-        match self.fields.remove(name) {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(value) => self.convert(name, value, &format!("{expected} or null")).map(Some),
-        }
-    }
-
-    /// Parses a string field with `parse`, reporting the allowed values when it fails.
-    pub fn parse_with<T>(
-        &mut self,
-        name: &str,
-        value: Option<String>,
-        parse: fn(&str) -> Option<T>,
-        allowed: &[&str],
-    ) -> Option<T> {
-        let value = value?;
-        let parsed = parse(&value);
-        if parsed.is_none() {
-            self.errors.add(name, "one_of", format!("must be one of {}", allowed.join(", ")));
-        }
-        parsed
-    }
-
-    /// An RFC 3339 timestamp with any offset, as an instant.
-    pub fn timestamp(&mut self, name: &str, value: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
-        let value = value?;
-        match chrono::DateTime::parse_from_rfc3339(&value) {
-            Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-            Err(_) => {
-                self.errors.add(name, "format", "must be an RFC 3339 timestamp, e.g. 2025-01-31T09:00:00Z");
-                None
-            }
-        }
-    }
-
-    /// Reports the fields nobody read: server-owned ones as read-only, the rest as unknown.
-    pub fn finish(mut self, server_owned: &[&str]) -> ValidationErrors {
-        for name in self.fields.keys() {
-            if server_owned.contains(&name.as_str()) {
-                self.errors.add(name.clone(), "read_only", "is set by the server and cannot be written");
-            } else {
-                self.errors.add(name.clone(), "unknown_field", "is not a field of this resource");
-            }
-        }
-        self.errors
-    }
-}
-
 /// A UUID from the path, in its canonical `8-4-4-4-12` hexadecimal spelling (either case);
 /// anything else, other spellings `Uuid::parse_str` would take included (braces, `urn:uuid:`,
 /// no hyphens), is a missing resource: one resource has one URL.
@@ -567,26 +459,6 @@ mod tests {
         ] {
             assert!(path_id(&other).is_err(), "{other}");
         }
-    }
-
-    #[test]
-    fn every_problem_with_an_object_is_reported() {
-        let mut reader =
-            ObjectReader::new(json!({"title": 5, "id": "x", "titel": "typo", "description": null})).expect("object");
-        assert_eq!(reader.required::<String>("title", "a string"), None);
-        assert_eq!(reader.nullable::<String>("description", "a string"), Some(None));
-        assert_eq!(reader.required::<String>("status", "a string"), None);
-        let errors = reader.finish(&["id"]);
-        let found: Vec<(String, String)> = errors.iter().map(|e| (e.field.clone(), e.code.clone())).collect();
-        assert_eq!(
-            found,
-            [
-                ("title".into(), "type".into()),
-                ("status".into(), "required".into()),
-                ("id".into(), "read_only".into()),
-                ("titel".into(), "unknown_field".into()),
-            ]
-        );
     }
 
     #[test]

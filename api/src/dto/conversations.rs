@@ -1,11 +1,12 @@
 //! Conversation and message requests and responses.
 
-use super::{Fields, domain_enum_schema, optional_timestamp, timestamp};
+use super::body::{self, Field};
+use super::{domain_enum_schema, optional_timestamp, timestamp};
 use domain::ValidationErrors;
 use domain::conversation::{
     Conversation, ConversationPatch, Message, MessageOrder, MessageRole, NewConversation, NewMessage,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -16,40 +17,63 @@ const ROLES: &[&str] = &["user", "assistant", "system", "tool"];
 
 /// `POST /api/v1/conversations`: `{"title"?}`; an empty body is allowed.
 pub fn new_conversation(body: Option<Value>) -> Result<NewConversation, ValidationErrors> {
-    let Some(body) = body else { return NewConversation::parse(None) };
-    let mut reader = Fields::new(body)?;
-    let title = reader.nullable::<String>("title", "a string");
-    let errors = reader.finish(CONVERSATION_SERVER_OWNED);
-    let title = errors.into_result(title)?;
-    NewConversation::parse(title.flatten())
+    match body {
+        None => NewConversation::parse(None),
+        Some(body) => body::parse::<CreateConversationRequest, NewConversation>(body, CONVERSATION_SERVER_OWNED),
+    }
 }
 
 /// `PATCH /api/v1/conversations/{id}`: a merge patch of the title.
 pub fn conversation_patch(body: Value) -> Result<ConversationPatch, ValidationErrors> {
-    let mut reader = Fields::new(body)?;
-    let title = reader.nullable::<String>("title", "a string");
-    let errors = reader.finish(CONVERSATION_SERVER_OWNED);
-    ConversationPatch::parse(errors.into_result(title)?)
+    body::parse::<ConversationPatchRequest, ConversationPatch>(body, CONVERSATION_SERVER_OWNED)
 }
 
 /// `POST /api/v1/conversations/{id}/messages`.
 pub fn new_message(body: Value) -> Result<NewMessage, ValidationErrors> {
-    let mut reader = Fields::new(body)?;
-    let role = reader.required::<String>("role", "a string");
-    let role = reader.parse_with("role", role, MessageRole::parse, ROLES);
-    let content: Option<String> = reader.required("content", "a string");
-    let metadata = reader.nullable::<serde_json::Map<String, Value>>("metadata", "a JSON object");
-    let mut errors = reader.finish(MESSAGE_SERVER_OWNED);
-    let (Some(role), Some(content)) = (role, content) else {
-        return Err(errors);
-    };
-    match NewMessage::parse(role, content, metadata.flatten()) {
-        Ok(message) => errors.into_result(message),
-        Err(rules) => {
-            for e in rules.iter() {
-                errors.add(e.field.clone(), e.code.clone(), e.message.clone());
+    body::parse::<NewMessageRequest, NewMessage>(body, MESSAGE_SERVER_OWNED)
+}
+
+impl TryFrom<CreateConversationRequest> for NewConversation {
+    type Error = ValidationErrors;
+
+    fn try_from(request: CreateConversationRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let title = request.title.nullable("title", "a string", &mut errors);
+        NewConversation::parse(errors.into_result(title)?.flatten())
+    }
+}
+
+impl TryFrom<ConversationPatchRequest> for ConversationPatch {
+    type Error = ValidationErrors;
+
+    fn try_from(request: ConversationPatchRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let title = request.title.nullable("title", "a string", &mut errors);
+        ConversationPatch::parse(errors.into_result(title)?)
+    }
+}
+
+impl TryFrom<NewMessageRequest> for NewMessage {
+    type Error = ValidationErrors;
+
+    fn try_from(request: NewMessageRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let e = &mut errors;
+        let role = request.role.required("role", "a string", e);
+        let role = body::one_of("role", role, MessageRole::parse, ROLES, e);
+        let content = request.content.required("content", "a string", e);
+        let metadata = request.metadata.nullable("metadata", "a JSON object", e);
+        let (Some(role), Some(content)) = (role, content) else {
+            return Err(errors);
+        };
+        match NewMessage::parse(role, content, metadata.flatten()) {
+            Ok(message) => errors.into_result(message),
+            Err(rules) => {
+                for e in rules.iter() {
+                    errors.add(e.field.clone(), e.code.clone(), e.message.clone());
+                }
+                Err(errors)
             }
-            Err(errors)
         }
     }
 }
@@ -67,43 +91,51 @@ domain_enum_schema!(
 
 /// The body of `POST /api/v1/conversations`. The body itself may be empty (no
 /// `Content-Type` needed then), which is the same as `{}`.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationRequest {
     /// `null` (or absent) for no title, else 1-200 characters after trimming. No U+0000.
+    #[serde(default)]
     #[schema(
+        value_type = Option<String>,
         min_length = 1,
         pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    pub title: Option<String>,
+    pub title: Field<String>,
 }
 
 /// The body of `PATCH /api/v1/conversations/{id}`: a JSON merge patch. An absent `title`
 /// changes nothing; `null` clears it.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatchRequest {
     /// 1-200 characters after trimming; `null` clears it. No U+0000.
+    #[serde(default)]
     #[schema(
+        value_type = Option<String>,
         min_length = 1,
         pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    pub title: Option<String>,
+    pub title: Field<String>,
 }
 
 /// The body of `POST /api/v1/conversations/{id}/messages`.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessageRequest {
-    pub role: MessageRoleSchema,
+    #[serde(default)]
+    #[schema(value_type = MessageRoleSchema, required = true)]
+    pub role: Field<String>,
     /// 1-100,000 characters (not bytes). No U+0000.
-    #[schema(min_length = 1, max_length = 100_000, pattern = r"^[^\u0000]*$")]
-    pub content: String,
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100_000, pattern = r"^[^\u0000]*$")]
+    pub content: Field<String>,
     /// `null` or a JSON object of at most 16 KiB (16,384 bytes) as compact JSON, with no U+0000 in
     /// any key or string; anything else is a 422 on `metadata` (code `type`, `size` when too
     /// large, `format` for U+0000).
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Map<String, Value>>,
+    pub metadata: Field<serde_json::Map<String, Value>>,
 }
 
 /// A conversation as the API returns it; `ETag: "<version>"` accompanies it.
@@ -237,6 +269,7 @@ mod tests {
         fn the_create_schema_is_what_the_parser_accepts() {
             assert_schema_matches_parser(
                 &schema_of::<CreateConversationRequest>(),
+                body::declared_fields::<CreateConversationRequest>(),
                 |body| new_conversation(Some(body)),
                 |e| e,
                 json!({}),
@@ -248,6 +281,7 @@ mod tests {
         fn the_patch_schema_is_what_the_parser_accepts() {
             assert_schema_matches_parser(
                 &schema_of::<ConversationPatchRequest>(),
+                body::declared_fields::<ConversationPatchRequest>(),
                 conversation_patch,
                 |e| e,
                 json!({}),
@@ -259,6 +293,7 @@ mod tests {
         fn the_message_schema_is_what_the_parser_accepts() {
             assert_schema_matches_parser(
                 &schema_of::<NewMessageRequest>(),
+                body::declared_fields::<NewMessageRequest>(),
                 new_message,
                 |e| e,
                 json!({"role": "user", "content": "hi"}),

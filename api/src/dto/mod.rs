@@ -1,18 +1,13 @@
-//! Request and response shapes. Requests become domain types through `TryFrom`-style
-//! parsing that reports every problem; responses are built from domain types.
-//!
-//! Request bodies are read field by field from JSON (see [`crate::extract::ObjectReader`]), so
-//! each parser has a documentation-only schema struct next to it (`CreateTaskRequest`, ...)
-//! for the OpenAPI document; unit tests hold the two to the same field names and nullability.
+//! Request and response shapes. Each request body is one struct that is both what the service
+//! reads and its documented schema ([`body`]); it becomes the domain's input by `TryFrom`,
+//! which reports every problem. Responses are built from domain types.
 
+pub mod body;
 pub mod conversations;
 pub mod cursor;
 pub mod tasks;
 
-use crate::extract::ObjectReader;
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::ValidationErrors;
-use serde::de::DeserializeOwned;
 
 /// Timestamps leave in UTC with a `Z` suffix and microsecond precision.
 pub fn timestamp(t: &DateTime<Utc>) -> String {
@@ -147,62 +142,6 @@ pub fn page_json<'a, T, C, V: serde::Serialize>(
     out
 }
 
-/// An [`ObjectReader`] that remembers the name of every field a parser asks for, so that the
-/// unit tests can compare the fields a parser accepts with its documented request schema.
-#[derive(Debug)]
-pub(crate) struct Fields {
-    reader: ObjectReader,
-    asked: Vec<&'static str>,
-}
-
-impl Fields {
-    pub(crate) fn new(value: serde_json::Value) -> Result<Self, ValidationErrors> {
-        Ok(Self { reader: ObjectReader::new(value)?, asked: Vec::new() })
-    }
-
-    fn ask(&mut self, name: &'static str) {
-        if !self.asked.contains(&name) {
-            self.asked.push(name);
-        }
-    }
-
-    pub(crate) fn required<T: DeserializeOwned>(&mut self, name: &'static str, expected: &str) -> Option<T> {
-        self.ask(name);
-        self.reader.required(name, expected)
-    }
-
-    pub(crate) fn optional<T: DeserializeOwned>(&mut self, name: &'static str, expected: &str) -> Option<T> {
-        self.ask(name);
-        self.reader.optional(name, expected)
-    }
-
-    pub(crate) fn nullable<T: DeserializeOwned>(&mut self, name: &'static str, expected: &str) -> Option<Option<T>> {
-        self.ask(name);
-        self.reader.nullable(name, expected)
-    }
-
-    pub(crate) fn parse_with<T>(
-        &mut self,
-        name: &'static str,
-        value: Option<String>,
-        parse: fn(&str) -> Option<T>,
-        allowed: &[&str],
-    ) -> Option<T> {
-        self.reader.parse_with(name, value, parse, allowed)
-    }
-
-    pub(crate) fn timestamp(&mut self, name: &'static str, value: Option<String>) -> Option<DateTime<Utc>> {
-        self.reader.timestamp(name, value)
-    }
-
-    /// See [`ObjectReader::finish`].
-    pub(crate) fn finish(self, server_owned: &[&str]) -> ValidationErrors {
-        #[cfg(test)]
-        doc_tests::record(&self.asked);
-        self.reader.finish(server_owned)
-    }
-}
-
 /// A string enumeration whose values come from the domain's own list, as a named schema, so
 /// the document cannot drift from what the parsers accept.
 macro_rules! domain_enum_schema {
@@ -234,23 +173,7 @@ pub(crate) use domain_enum_schema;
 #[cfg(test)]
 pub(crate) mod doc_tests {
     use serde_json::Value;
-    use std::cell::RefCell;
     use std::collections::BTreeSet;
-
-    thread_local! {
-        static LAST: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
-    }
-
-    pub(super) fn record(asked: &[&'static str]) {
-        LAST.with(|last| *last.borrow_mut() = asked.to_vec());
-    }
-
-    /// The fields the last parser run on this thread asked for.
-    pub fn fields_read_by<T, E>(parse: impl FnOnce() -> Result<T, E>) -> BTreeSet<String> {
-        record(&[]);
-        let _ = parse();
-        LAST.with(|last| last.borrow().iter().map(|s| (*s).to_owned()).collect())
-    }
 
     /// The schema of `T` as JSON.
     pub fn schema_of<T: utoipa::PartialSchema>() -> Value {
@@ -288,19 +211,22 @@ pub(crate) mod doc_tests {
     }
 
     /// Holds a documented request schema and its parser to the same contract:
-    /// - the schema's properties are exactly the fields the parser reads, and it refuses others;
+    /// - the schema's properties are exactly the fields the body struct declares (`read`), and
+    ///   it refuses others;
     /// - `full`, a body with every documented property, parses;
     /// - the required properties are exactly those the parser reports missing in `{}`;
     /// - a property admits `null` in the schema exactly when the parser accepts `null` for it.
     pub fn assert_schema_matches_parser<T, E: Fn(&T) -> &domain::ValidationErrors, R>(
         schema: &Value,
+        read: &[&str],
         parse: impl Fn(Value) -> Result<R, T>,
         errors_of: E,
         minimal: Value,
         full: Value,
     ) {
         let documented = properties(schema);
-        assert_eq!(documented, fields_read_by(|| parse(serde_json::json!({}))), "documented vs read fields");
+        let read: BTreeSet<String> = read.iter().map(|name| (*name).to_owned()).collect();
+        assert_eq!(documented, read, "documented vs read fields");
         assert_eq!(schema["additionalProperties"], false, "unknown fields are refused");
         let full_fields: BTreeSet<String> = full.as_object().expect("an object").keys().cloned().collect();
         assert_eq!(full_fields, documented, "the full body sets every documented field");

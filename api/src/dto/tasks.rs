@@ -1,12 +1,13 @@
 //! Task requests and responses.
 
-use super::{Fields, domain_enum_schema, serialize_optional_timestamp, serialize_timestamp};
+use super::body::{self, Field};
+use super::{domain_enum_schema, serialize_optional_timestamp, serialize_timestamp};
 use chrono::{DateTime, Utc};
 use domain::ValidationErrors;
 use domain::task::{
     NewTask, NewTaskFields, Priority, Recurrence, Sort, Task, TaskPatch, TaskPatchFields, TaskStats, TaskStatus, input,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -20,87 +21,110 @@ const RECURRENCES: &[&str] = &["daily", "weekly", "monthly"];
 
 /// The body of `POST /api/v1/tasks` (and each item of a batch) as a checked [`NewTask`].
 pub fn new_task(body: Value) -> Result<NewTask, ValidationErrors> {
-    let mut reader = Fields::new(body)?;
-    let title: Option<String> = reader.required("title", "a string");
-    let description: Option<Option<String>> = reader.nullable("description", "a string");
-    let status = reader.optional::<String>("status", "a string");
-    let status = reader.parse_with("status", status, TaskStatus::parse, STATUSES);
-    let priority = reader.optional::<String>("priority", "a string");
-    let priority = reader.parse_with("priority", priority, Priority::parse, PRIORITIES);
-    let tags: Option<Vec<String>> = reader.optional("tags", "an array of strings");
-    let due_date = reader.nullable::<String>("due_date", "an RFC 3339 timestamp");
-    let due_date = due_date.and_then(|d| reader.timestamp("due_date", d));
-    let recurrence = reader.nullable::<String>("recurrence", "a string");
-    let recurrence = recurrence.flatten();
-    let recurrence = reader.parse_with("recurrence", recurrence, Recurrence::parse, RECURRENCES);
-    let mut errors = reader.finish(SERVER_OWNED);
-    let fields = NewTaskFields {
-        title: title.unwrap_or_default(),
-        description: description.flatten(),
-        status,
-        priority,
-        tags,
-        due_date,
-        recurrence,
-    };
-    match NewTask::parse(fields) {
-        // Rule errors on a field already reported as missing or mistyped would only repeat it.
-        Err(rules) => {
-            let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-            for e in rules
-                .iter()
-                .filter(|e| !reported.iter().any(|r| e.field == *r || e.field.starts_with(&format!("{r}["))))
-            {
-                errors.add(e.field.clone(), e.code.clone(), e.message.clone());
-            }
-            Err(errors)
-        }
-        Ok(task) => errors.into_result(task),
-    }
+    body::parse::<CreateTaskRequest, NewTask>(body, SERVER_OWNED)
 }
 
 /// The body of `POST /api/v1/tasks/batch`: `{"tasks": [...]}` with 1–1000 items, every
 /// problem of every item reported as `tasks[i].field`.
 pub fn new_tasks(body: Value) -> Result<Vec<NewTask>, ValidationErrors> {
-    let mut reader = Fields::new(body)?;
-    let items: Option<Vec<Value>> = reader.required("tasks", "an array of tasks");
-    let mut errors = reader.finish(&[]);
-    let Some(items) = items else { return Err(errors) };
-    if !(1..=input::BATCH_MAX).contains(&items.len()) {
-        errors.add("tasks", "length", format!("must hold 1 to {} tasks", input::BATCH_MAX));
-        return Err(errors);
-    }
-    let mut tasks = Vec::with_capacity(items.len());
-    for (index, item) in items.into_iter().enumerate() {
-        match new_task(item) {
-            Ok(task) => tasks.push(task),
-            Err(item_errors) => errors.extend_prefixed(&format!("tasks[{index}]."), item_errors),
-        }
-    }
-    errors.into_result(tasks)
+    body::parse::<BatchRequest, Vec<NewTask>>(body, &[])
 }
 
 /// The body of `PATCH /api/v1/tasks/{id}`: a JSON merge patch of the writable fields.
 pub fn task_patch(body: Value) -> Result<TaskPatch, ValidationErrors> {
-    let mut reader = Fields::new(body)?;
-    let title = reader.optional::<String>("title", "a string");
-    let description = reader.nullable::<String>("description", "a string");
-    let status = reader.optional::<String>("status", "a string");
-    let status = reader.parse_with("status", status, TaskStatus::parse, STATUSES);
-    let priority = reader.optional::<String>("priority", "a string");
-    let priority = reader.parse_with("priority", priority, Priority::parse, PRIORITIES);
-    let tags = reader.optional::<Vec<String>>("tags", "an array of strings");
-    let due_date = match reader.nullable::<String>("due_date", "an RFC 3339 timestamp") {
-        Some(Some(raw)) => reader.timestamp("due_date", Some(raw)).map(Some),
-        other => other.map(|_| None),
-    };
-    let recurrence = match reader.nullable::<String>("recurrence", "a string") {
-        Some(Some(raw)) => reader.parse_with("recurrence", Some(raw), Recurrence::parse, RECURRENCES).map(Some),
-        other => other.map(|_| None),
-    };
-    let errors = reader.finish(SERVER_OWNED);
-    let fields = TaskPatchFields { title, description, status, priority, tags, due_date, recurrence };
-    TaskPatch::parse(errors.into_result(fields)?)
+    body::parse::<TaskPatchRequest, TaskPatch>(body, SERVER_OWNED)
+}
+
+impl TryFrom<CreateTaskRequest> for NewTask {
+    type Error = ValidationErrors;
+
+    fn try_from(request: CreateTaskRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let e = &mut errors;
+        let title = request.title.required("title", "a string", e);
+        let description = request.description.nullable("description", "a string", e);
+        let status = request.status.optional("status", "a string", e);
+        let status = body::one_of("status", status, TaskStatus::parse, STATUSES, e);
+        let priority = request.priority.optional("priority", "a string", e);
+        let priority = body::one_of("priority", priority, Priority::parse, PRIORITIES, e);
+        let tags = request.tags.optional("tags", "an array of strings", e);
+        let due_date = request.due_date.nullable("due_date", "an RFC 3339 timestamp", e);
+        let due_date = body::timestamp("due_date", due_date.flatten(), e);
+        let recurrence = request.recurrence.nullable("recurrence", "a string", e).flatten();
+        let recurrence = body::one_of("recurrence", recurrence, Recurrence::parse, RECURRENCES, e);
+        let fields = NewTaskFields {
+            title: title.unwrap_or_default(),
+            description: description.flatten(),
+            status,
+            priority,
+            tags,
+            due_date,
+            recurrence,
+        };
+        match NewTask::parse(fields) {
+            // Rule errors on a field already reported as missing or mistyped would only repeat it.
+            Err(rules) => {
+                let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                for e in rules
+                    .iter()
+                    .filter(|e| !reported.iter().any(|r| e.field == *r || e.field.starts_with(&format!("{r}["))))
+                {
+                    errors.add(e.field.clone(), e.code.clone(), e.message.clone());
+                }
+                Err(errors)
+            }
+            Ok(task) => errors.into_result(task),
+        }
+    }
+}
+
+impl TryFrom<BatchRequest> for Vec<NewTask> {
+    type Error = ValidationErrors;
+
+    fn try_from(request: BatchRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let Some(items) = request.tasks.required("tasks", "an array of tasks", &mut errors) else {
+            return Err(errors);
+        };
+        if !(1..=input::BATCH_MAX).contains(&items.len()) {
+            errors.add("tasks", "length", format!("must hold 1 to {} tasks", input::BATCH_MAX));
+            return Err(errors);
+        }
+        let mut tasks = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            match new_task(item) {
+                Ok(task) => tasks.push(task),
+                Err(item_errors) => errors.extend_prefixed(&format!("tasks[{index}]."), item_errors),
+            }
+        }
+        errors.into_result(tasks)
+    }
+}
+
+impl TryFrom<TaskPatchRequest> for TaskPatch {
+    type Error = ValidationErrors;
+
+    fn try_from(request: TaskPatchRequest) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let e = &mut errors;
+        let title = request.title.optional("title", "a string", e);
+        let description = request.description.nullable("description", "a string", e);
+        let status = request.status.optional("status", "a string", e);
+        let status = body::one_of("status", status, TaskStatus::parse, STATUSES, e);
+        let priority = request.priority.optional("priority", "a string", e);
+        let priority = body::one_of("priority", priority, Priority::parse, PRIORITIES, e);
+        let tags = request.tags.optional("tags", "an array of strings", e);
+        let due_date = match request.due_date.nullable("due_date", "an RFC 3339 timestamp", e) {
+            Some(Some(raw)) => body::timestamp("due_date", Some(raw), e).map(Some),
+            other => other.map(|_| None),
+        };
+        let recurrence = match request.recurrence.nullable("recurrence", "a string", e) {
+            Some(Some(raw)) => body::one_of("recurrence", Some(raw), Recurrence::parse, RECURRENCES, e).map(Some),
+            other => other.map(|_| None),
+        };
+        let fields = TaskPatchFields { title, description, status, priority, tags, due_date, recurrence };
+        TaskPatch::parse(errors.into_result(fields)?)
+    }
 }
 
 domain_enum_schema!(
@@ -156,32 +180,43 @@ impl ToSchema for TagSchema {
 ///
 /// Unknown fields (code `unknown_field`), server-owned fields such as `id`, `version`,
 /// `created_at`, `user_id` (code `read_only`) and wrong JSON types (code `type`) are 422s.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     /// 1-200 characters after trimming; surrounding white space is removed. No U+0000.
+    #[serde(default)]
     #[schema(
+        value_type = String,
+        required = true,
         min_length = 1,
         pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    pub title: String,
+    pub title: Field<String>,
     /// At most 1000 characters, or `null`. No U+0000.
-    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
-    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000, pattern = r"^[^\u0000]*$")]
+    pub description: Field<String>,
     /// Defaults to `pending`.
-    #[schema(required = false, default = "pending")]
-    pub status: TaskStatusSchema,
+    #[serde(default)]
+    #[schema(value_type = TaskStatusSchema, required = false, default = "pending")]
+    pub status: Field<String>,
     /// Defaults to `medium`.
-    #[schema(required = false, default = "medium")]
-    pub priority: PrioritySchema,
+    #[serde(default)]
+    #[schema(value_type = PrioritySchema, required = false, default = "medium")]
+    pub priority: Field<String>,
     /// Up to 10 tags as sent, lowercased; duplicates (after lowercasing) are stored once, in the order given.
-    #[schema(required = false, max_items = 10)]
-    pub tags: Vec<TagSchema>,
+    #[serde(default)]
+    #[schema(value_type = Vec<TagSchema>, required = false, max_items = 10)]
+    pub tags: Field<Vec<String>>,
     /// An RFC 3339 timestamp with any offset (stored as the instant), or `null`; the instant must
     /// lie within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z (else code `range`).
-    pub due_date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub due_date: Field<String>,
     /// `null` for a task that does not repeat.
-    pub recurrence: Option<RecurrenceSchema>,
+    #[serde(default)]
+    #[schema(value_type = Option<RecurrenceSchema>)]
+    pub recurrence: Field<String>,
 }
 
 /// The body of `PATCH /api/v1/tasks/{id}`: a JSON merge patch (RFC 7396) of the writable fields.
@@ -189,40 +224,51 @@ pub struct CreateTaskRequest {
 /// An absent field is left as it is; `null` clears a nullable field (and is a 422 on one that
 /// is not). A patch that changes nothing leaves `version` and `updated_at` as they were.
 /// Unknown and server-owned fields are 422s, as on create.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatchRequest {
     /// 1-200 characters after trimming. No U+0000.
+    #[serde(default)]
     #[schema(
+        value_type = String,
         required = false,
         min_length = 1,
         pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
     )]
-    pub title: String,
+    pub title: Field<String>,
     /// At most 1000 characters; `null` clears it. No U+0000.
-    #[schema(max_length = 1000, pattern = r"^[^\u0000]*$")]
-    pub description: Option<String>,
-    #[schema(required = false)]
-    pub status: TaskStatusSchema,
-    #[schema(required = false)]
-    pub priority: PrioritySchema,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 1000, pattern = r"^[^\u0000]*$")]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = TaskStatusSchema, required = false)]
+    pub status: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = PrioritySchema, required = false)]
+    pub priority: Field<String>,
     /// Replaces the tags: up to 10 as sent, lowercased, duplicates stored once.
-    #[schema(required = false, max_items = 10)]
-    pub tags: Vec<TagSchema>,
+    #[serde(default)]
+    #[schema(value_type = Vec<TagSchema>, required = false, max_items = 10)]
+    pub tags: Field<Vec<String>>,
     /// An RFC 3339 timestamp with any offset; `null` clears it.
-    pub due_date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub due_date: Field<String>,
     /// `null` stops the repetition.
-    pub recurrence: Option<RecurrenceSchema>,
+    #[serde(default)]
+    #[schema(value_type = Option<RecurrenceSchema>)]
+    pub recurrence: Field<String>,
 }
 
 /// The body of `POST /api/v1/tasks/batch`. All or nothing: one invalid item is a 422 naming
 /// fields like `tasks[3].title` (every invalid item is listed) and nothing is written.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// 1-1000 tasks, each shaped like the body of `POST /api/v1/tasks`.
-    #[schema(min_items = 1, max_items = 1000)]
-    pub tasks: Vec<CreateTaskRequest>,
+    #[serde(default)]
+    #[schema(value_type = Vec<CreateTaskRequest>, required = true, min_items = 1, max_items = 1000)]
+    pub tasks: Field<Vec<Value>>,
 }
 
 /// A task as the API returns it. Every field is always present; nullable ones are `null`
@@ -390,10 +436,10 @@ mod tests {
                 "status:one_of",
                 "priority:type",
                 "due_date:format",
-                "colour:unknown_field",
-                "version:read_only",
                 "title:length",
-                "tags[1]:length"
+                "tags[1]:length",
+                "colour:unknown_field",
+                "version:read_only"
             ]
         );
         let errors = new_task(json!({"title": 7})).expect_err("invalid");
@@ -437,6 +483,7 @@ mod tests {
         fn the_create_schema_is_what_the_parser_accepts() {
             assert_schema_matches_parser(
                 &schema_of::<CreateTaskRequest>(),
+                body::declared_fields::<CreateTaskRequest>(),
                 new_task,
                 |e| e,
                 json!({"title": "t"}),
@@ -446,7 +493,14 @@ mod tests {
 
         #[test]
         fn the_patch_schema_is_what_the_parser_accepts() {
-            assert_schema_matches_parser(&schema_of::<TaskPatchRequest>(), task_patch, |e| e, json!({}), full_task());
+            assert_schema_matches_parser(
+                &schema_of::<TaskPatchRequest>(),
+                body::declared_fields::<TaskPatchRequest>(),
+                task_patch,
+                |e| e,
+                json!({}),
+                full_task(),
+            );
         }
 
         #[test]
@@ -455,6 +509,7 @@ mod tests {
             assert_eq!(schema["properties"]["tasks"]["items"]["$ref"], "#/components/schemas/CreateTaskRequest");
             assert_schema_matches_parser(
                 &schema,
+                body::declared_fields::<BatchRequest>(),
                 new_tasks,
                 |e| e,
                 json!({"tasks": [{"title": "t"}]}),
