@@ -319,38 +319,53 @@ pub fn query_pairs(raw: &str, errors: &mut ValidationErrors) -> Vec<(String, Str
     pairs
 }
 
-/// `limit` (1–100, default 20), `cursor` and, where a route has one, `order`, with every
-/// other parameter refused.
-#[derive(Debug, Default)]
-pub struct PageParams {
-    pub limit: u64,
-    pub cursor: Option<String>,
-    pub order: Option<String>,
+/// The query parameters of one route as a typed struct, which is also what the document shows
+/// (`IntoParams`). [`parse_query`] reads a query string into it, listing every problem: a bad
+/// value, a name given twice (unless the struct lets it repeat), a name it does not take
+/// (`unknown_parameter`). The route then makes the domain's query of it, adding what only the
+/// whole can tell (a cursor that belongs to another order).
+pub trait QueryParams: Default + utoipa::IntoParams {
+    /// The names that may be given more than once (each value is taken).
+    const REPEATABLE: &'static [&'static str] = &[];
+
+    /// Takes one parameter, reporting a bad value in `errors`; `false` when `name` is not one
+    /// of these parameters.
+    fn take(&mut self, name: &str, value: String, errors: &mut ValidationErrors) -> bool;
 }
 
-impl PageParams {
-    pub fn parse(raw: &str, allow_order: bool) -> (Self, ValidationErrors) {
-        let mut params = PageParams { limit: domain::page::LIMIT_DEFAULT, ..PageParams::default() };
-        let mut errors = ValidationErrors::new();
-        let mut seen: Vec<String> = Vec::new();
-        for (name, value) in query_pairs(raw, &mut errors) {
-            if seen.contains(&name) {
-                errors.add(name, "repeated", "may be given only once");
-                continue;
-            }
-            seen.push(name.clone());
-            match name.as_str() {
-                "limit" => match domain::page::parse_limit(&value) {
-                    Ok(n) => params.limit = n,
-                    Err(broken) => broken.report("limit", &mut errors),
-                },
-                "cursor" => params.cursor = Some(value),
-                "order" if allow_order => params.order = Some(value),
-                _ => errors.add(name, "unknown_parameter", "is not a parameter of this list"),
-            }
+/// Reads `raw` into `P` (see [`QueryParams`]), with every problem found.
+pub fn parse_query<P: QueryParams>(raw: &str) -> (P, ValidationErrors) {
+    let mut params = P::default();
+    let mut errors = ValidationErrors::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in query_pairs(raw, &mut errors) {
+        if !P::REPEATABLE.contains(&name.as_str()) && seen.contains(&name) {
+            errors.add(name, "repeated", "may be given only once");
+            continue;
         }
-        (params, errors)
+        seen.push(name.clone());
+        if !params.take(&name, value, &mut errors) {
+            errors.add(name, "unknown_parameter", "is not a parameter of this list");
+        }
     }
+    (params, errors)
+}
+
+/// `true` or `false`.
+pub fn flag(name: &str, value: &str, errors: &mut ValidationErrors) -> Option<bool> {
+    match value {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            errors.add(name, "one_of", "must be true or false");
+            None
+        }
+    }
+}
+
+/// A page's `limit` (see [`domain::page::parse_limit`]).
+pub fn limit(value: &str, errors: &mut ValidationErrors) -> Option<u64> {
+    domain::page::parse_limit(value).map_err(|broken| broken.report("limit", errors)).ok()
 }
 
 /// A UUID from the path, in its canonical `8-4-4-4-12` hexadecimal spelling (either case);

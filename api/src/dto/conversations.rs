@@ -89,18 +89,21 @@ domain_enum_schema!(
     "Message list order by `(created_at, id)`, which is commit order: `asc` (oldest first, the default) or `desc`."
 );
 
+fn create_title() -> utoipa::openapi::schema::Object {
+    super::title_schema("`null` (or absent) for no title, else 1-200 characters after trimming. No U+0000.", true)
+}
+
+fn patch_title() -> utoipa::openapi::schema::Object {
+    super::title_schema("1-200 characters after trimming; `null` clears it. No U+0000.", true)
+}
+
 /// The body of `POST /api/v1/conversations`. The body itself may be empty (no
 /// `Content-Type` needed then), which is the same as `{}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversationRequest {
-    /// `null` (or absent) for no title, else 1-200 characters after trimming. No U+0000.
     #[serde(default)]
-    #[schema(
-        value_type = Option<String>,
-        min_length = 1,
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = create_title)]
     pub title: Field<String>,
 }
 
@@ -109,13 +112,8 @@ pub struct CreateConversationRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationPatchRequest {
-    /// 1-200 characters after trimming; `null` clears it. No U+0000.
     #[serde(default)]
-    #[schema(
-        value_type = Option<String>,
-        min_length = 1,
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = patch_title)]
     pub title: Field<String>,
 }
 

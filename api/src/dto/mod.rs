@@ -101,6 +101,21 @@ pub mod patterns {
     pub const HEADER: &str = r"^[\t -~]+$";
 }
 
+/// The schema of a title property (a task's or a conversation's): [`patterns::TITLE`] and at
+/// least one character, `null` allowed where `nullable`. The four request bodies with a title
+/// use it (`schema_with`), so the rule is written once.
+pub fn title_schema(description: &str, nullable: bool) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let types =
+        if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { SchemaType::Type(Type::String) };
+    ObjectBuilder::new()
+        .schema_type(types)
+        .description(Some(description))
+        .min_length(Some(1))
+        .pattern(Some(patterns::TITLE))
+        .build()
+}
+
 /// Room kept for the end of a page, `],"next_cursor":"<cursor>"}`: cursors are short base64.
 const PAGE_TAIL_BYTES: usize = 512;
 
@@ -322,6 +337,40 @@ mod tests {
                 assert_eq!(matches(patterns::TITLE, &title), ok, "title of {length} with {before:?} {after:?}");
             }
         }
+    }
+
+    /// utoipa's attributes take literals only, so the limits the document states are held to
+    /// the domain's constants here.
+    #[test]
+    fn the_documented_limits_are_the_domains() {
+        use domain::task::input;
+        let doc = serde_json::to_value(crate::openapi::document()).expect("json");
+        let schemas = &doc["components"]["schemas"];
+        for body in ["CreateTaskRequest", "TaskPatchRequest"] {
+            let properties = &schemas[body]["properties"];
+            assert_eq!(properties["description"]["maxLength"], input::DESCRIPTION_MAX_CHARS, "{body}");
+            assert_eq!(properties["tags"]["maxItems"], input::TAGS_MAX, "{body}");
+        }
+        assert_eq!(schemas["BatchRequest"]["properties"]["tasks"]["maxItems"], input::BATCH_MAX);
+        assert_eq!(schemas["Tag"]["maxLength"], input::TAG_MAX_CHARS);
+        assert!(patterns::TITLE.contains(&format!("{{0,{}}}", input::TITLE_MAX_CHARS - 2)));
+        let mut lists = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for parameter in item["get"]["parameters"].as_array().into_iter().flatten() {
+                let schema = &parameter["schema"];
+                match parameter["name"].as_str() {
+                    Some("limit") => {
+                        assert_eq!(schema["maximum"], domain::page::LIMIT_MAX, "{path}");
+                        assert_eq!(schema["default"], domain::page::LIMIT_DEFAULT, "{path}");
+                        lists += 1;
+                    }
+                    Some("q") => assert_eq!(schema["maxLength"], input::SEARCH_MAX_CHARS, "{path}"),
+                    Some("tag") => assert_eq!(schema["maxLength"], input::TAG_MAX_CHARS, "{path}"),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(lists, 3, "tasks, conversations and messages are paged");
     }
 
     #[test]

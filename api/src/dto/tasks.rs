@@ -176,6 +176,14 @@ impl ToSchema for TagSchema {
     }
 }
 
+fn create_title() -> utoipa::openapi::schema::Object {
+    super::title_schema("1-200 characters after trimming; surrounding white space is removed. No U+0000.", false)
+}
+
+fn patch_title() -> utoipa::openapi::schema::Object {
+    super::title_schema("1-200 characters after trimming. No U+0000.", false)
+}
+
 /// The body of `POST /api/v1/tasks`, and each item of `POST /api/v1/tasks/batch`.
 ///
 /// Unknown fields (code `unknown_field`), server-owned fields such as `id`, `version`,
@@ -183,14 +191,8 @@ impl ToSchema for TagSchema {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
-    /// 1-200 characters after trimming; surrounding white space is removed. No U+0000.
     #[serde(default)]
-    #[schema(
-        value_type = String,
-        required = true,
-        min_length = 1,
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = create_title, required = true)]
     pub title: Field<String>,
     /// At most 1000 characters, or `null`. No U+0000.
     #[serde(default)]
@@ -227,14 +229,8 @@ pub struct CreateTaskRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatchRequest {
-    /// 1-200 characters after trimming. No U+0000.
     #[serde(default)]
-    #[schema(
-        value_type = String,
-        required = false,
-        min_length = 1,
-        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]([^\u0000]{0,198}[^\u0000\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-    )]
+    #[schema(schema_with = patch_title, required = false)]
     pub title: Field<String>,
     /// At most 1000 characters; `null` clears it. No U+0000.
     #[serde(default)]

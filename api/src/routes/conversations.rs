@@ -7,7 +7,7 @@ use crate::dto::conversations::{
 };
 use crate::dto::cursor;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, OptionalJsonBody, PageParams, if_match, path_id};
+use crate::extract::{JsonBody, OptionalJsonBody, QueryParams, if_match, limit, parse_query, path_id};
 use crate::openapi::responses::{
     BadRequest, DatabaseUnavailable, Internal, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
@@ -29,33 +29,85 @@ fn conversation_response(status: StatusCode, conversation: &Conversation) -> Htt
     response
 }
 
-/// The query parameters of `GET /api/v1/conversations`, for the document; [`PageParams`]
-/// parses them.
-#[derive(Debug, IntoParams)]
+/// The query parameters of `GET /api/v1/conversations`, as the document shows them and the
+/// route reads them.
+#[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConversationListParams {
     /// Page size, 1-100.
-    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
-    pub limit: u8,
+    #[param(value_type = u8, required = false, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u64>,
     /// Opaque: the `next_cursor` of the previous page.
-    #[param(required = false)]
-    pub cursor: String,
+    #[param(value_type = String, required = false)]
+    pub cursor: Option<String>,
 }
 
-/// The query parameters of `GET /api/v1/conversations/{id}/messages`, for the document;
-/// [`PageParams`] parses them.
-#[derive(Debug, IntoParams)]
+impl QueryParams for ConversationListParams {
+    fn take(&mut self, name: &str, value: String, errors: &mut domain::ValidationErrors) -> bool {
+        match name {
+            "limit" => self.limit = limit(&value, errors),
+            "cursor" => self.cursor = Some(value),
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl ConversationListParams {
+    /// The domain's query; `errors` are the parameters' own (a cursor that does not decode is
+    /// added).
+    fn into_query(self, mut errors: domain::ValidationErrors) -> Result<ConversationListQuery, ApiError> {
+        let after = self.cursor.and_then(|raw| {
+            cursor::decode_conversation(&raw).map_err(|e| errors.add("cursor", "invalid", e.to_string())).ok()
+        });
+        let limit = self.limit.unwrap_or(domain::page::LIMIT_DEFAULT);
+        errors.into_result(ConversationListQuery { limit, after }).map_err(bad_query)
+    }
+}
+
+/// The query parameters of `GET /api/v1/conversations/{id}/messages`, as the document shows
+/// them and the route reads them.
+#[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessageListParams {
     /// Page size, 1-100.
-    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
-    pub limit: u8,
+    #[param(value_type = u8, required = false, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u64>,
     /// Opaque: the `next_cursor` of the previous page, with the same `order`.
-    #[param(required = false)]
-    pub cursor: String,
+    #[param(value_type = String, required = false)]
+    pub cursor: Option<String>,
     /// `asc` (oldest first, the default) or `desc`.
-    #[param(required = false, default = "asc")]
-    pub order: MessageOrderSchema,
+    #[param(value_type = MessageOrderSchema, required = false, default = "asc")]
+    pub order: Option<MessageOrder>,
+}
+
+impl QueryParams for MessageListParams {
+    fn take(&mut self, name: &str, value: String, errors: &mut domain::ValidationErrors) -> bool {
+        match name {
+            "limit" => self.limit = limit(&value, errors),
+            "cursor" => self.cursor = Some(value),
+            "order" => match value.as_str() {
+                "asc" => self.order = Some(MessageOrder::Asc),
+                "desc" => self.order = Some(MessageOrder::Desc),
+                _ => errors.add("order", "one_of", "must be asc or desc"),
+            },
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl MessageListParams {
+    /// The domain's query; `errors` are the parameters' own (a cursor that does not decode, or
+    /// belongs to the other order, is added).
+    fn into_query(self, mut errors: domain::ValidationErrors) -> Result<MessageListQuery, ApiError> {
+        let order = self.order.unwrap_or(MessageOrder::Asc);
+        let after = self.cursor.and_then(|raw| {
+            cursor::decode_message(&raw, order).map_err(|e| errors.add("cursor", "invalid", e.to_string())).ok()
+        });
+        let limit = self.limit.unwrap_or(domain::page::LIMIT_DEFAULT);
+        errors.into_result(MessageListQuery { order, limit, after }).map_err(bad_query)
+    }
 }
 
 fn bad_query(errors: domain::ValidationErrors) -> ApiError {
@@ -128,18 +180,8 @@ pub async fn list(
     service: web::Data<ConversationService>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (params, mut errors) = PageParams::parse(req.query_string(), false);
-    let after = params.cursor.as_deref().and_then(|raw| match cursor::decode_conversation(raw) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            errors.add("cursor", "invalid", e.to_string());
-            None
-        }
-    });
-    if !errors.is_empty() {
-        return Err(bad_query(errors));
-    }
-    let page = service.list(&caller.user, &ConversationListQuery { limit: params.limit, after }).await?;
+    let (params, errors) = parse_query::<ConversationListParams>(req.query_string());
+    let page = service.list(&caller.user, &params.into_query(errors)?).await?;
     let cursor_of = |c: &Conversation| ConversationCursor { updated_at: c.updated_at, id: c.id };
     let body = crate::dto::page_json(&page, ConversationResponse::from, cursor_of, cursor::encode_conversation);
     Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
@@ -323,26 +365,10 @@ pub async fn messages(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&id)?;
-    let (params, mut errors) = PageParams::parse(req.query_string(), true);
-    let order = match params.order.as_deref() {
-        None | Some("asc") => MessageOrder::Asc,
-        Some("desc") => MessageOrder::Desc,
-        Some(_) => {
-            errors.add("order", "one_of", "must be asc or desc");
-            MessageOrder::Asc
-        }
-    };
-    let after = params.cursor.as_deref().and_then(|raw| match cursor::decode_message(raw, order) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            errors.add("cursor", "invalid", e.to_string());
-            None
-        }
-    });
-    if !errors.is_empty() {
-        return Err(bad_query(errors));
-    }
-    let page = service.messages(&caller.user, id, &MessageListQuery { order, limit: params.limit, after }).await?;
+    let (params, errors) = parse_query::<MessageListParams>(req.query_string());
+    let query = params.into_query(errors)?;
+    let order = query.order;
+    let page = service.messages(&caller.user, id, &query).await?;
     let cursor_of = |m: &Message| MessageCursor { order, created_at: m.created_at, id: m.id };
     let body = crate::dto::page_json(&page, MessageResponse::from, cursor_of, cursor::encode_message);
     Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
@@ -360,13 +386,16 @@ mod tests {
     fn the_documented_list_parameters_are_the_ones_the_parser_accepts() {
         assert_eq!(names::<ConversationListParams>(), ["limit", "cursor"]);
         assert_eq!(names::<MessageListParams>(), ["limit", "cursor", "order"]);
-        let (_, errors) = PageParams::parse("limit=5&cursor=x", false);
+        let (_, errors) = parse_query::<ConversationListParams>("limit=5&cursor=x");
         assert!(errors.is_empty(), "{errors:?}");
-        let (params, errors) = PageParams::parse("limit=5&cursor=x&order=desc", true);
+        let (params, errors) = parse_query::<MessageListParams>("limit=5&cursor=x&order=desc");
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(params.order.as_deref(), Some("desc"));
-        let (_, errors) = PageParams::parse("order=desc", false);
+        assert_eq!(params.order, Some(MessageOrder::Desc));
+        let (_, errors) = parse_query::<ConversationListParams>("order=desc");
         assert_eq!(errors.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["unknown_parameter"]);
+        let (_, errors) = parse_query::<MessageListParams>("order=up&limit=0&limit=3");
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
+        assert_eq!(found, [("order", "one_of"), ("limit", "range"), ("limit", "repeated")]);
         let orders = serde_json::to_value(<MessageOrderSchema as utoipa::PartialSchema>::schema()).expect("json");
         assert_eq!(orders["enum"], serde_json::json!(["asc", "desc"]));
     }

@@ -7,7 +7,9 @@ use crate::dto::tasks::{
     TaskSortSchema, TaskStatsResponse, TaskStatusSchema,
 };
 use crate::error::ApiError;
-use crate::extract::{JsonBody, idempotency_key, if_match, path_id, query_pairs, request_digest};
+use crate::extract::{
+    JsonBody, QueryParams, flag, idempotency_key, if_match, limit, parse_query, path_id, request_digest,
+};
 use crate::openapi::responses::{
     BadRequest, Conflict, DatabaseUnavailable, Internal, NotFound, PayloadTooLarge, PreconditionFailed, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
@@ -337,130 +339,136 @@ pub async fn list(caller: Caller, service: web::Data<TaskService>, req: HttpRequ
     Ok(HttpResponse::Ok().content_type(actix_web::http::header::ContentType::json()).body(body))
 }
 
-/// The query parameters of `GET /api/v1/tasks`, for the document; [`list_query`] parses them.
-#[derive(Debug, IntoParams)]
+/// The query parameters of `GET /api/v1/tasks`, as the document shows them and the route
+/// reads them ([`list_query`]).
+#[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListParams {
     /// Tasks with any of these statuses; repeat the parameter for several
     /// (`status=pending&status=in_progress`). Absent: any status.
-    #[param(required = false, explode, style = Form)]
-    pub status: Vec<TaskStatusSchema>,
+    #[param(value_type = Vec<TaskStatusSchema>, required = false, explode, style = Form)]
+    pub status: Vec<TaskStatus>,
     /// Tasks with this priority.
-    #[param(required = false)]
-    pub priority: PrioritySchema,
+    #[param(value_type = PrioritySchema, required = false)]
+    pub priority: Option<Priority>,
     /// Tasks carrying this tag (1-32 characters, matched lowercased; no U+0000).
-    #[param(required = false, min_length = 1, max_length = 32, pattern = r"^[^\u0000]*$")]
-    pub tag: String,
+    #[param(value_type = String, required = false, min_length = 1, max_length = 32, pattern = r"^[^\u0000]*$")]
+    pub tag: Option<String>,
     /// A case-insensitive literal substring of the title or description (`%` and `_` match
     /// themselves); at most 200 characters; empty means no filter. SQLite folds only ASCII letters
     /// for it, PostgreSQL folds all of Unicode.
     #[param(
+        value_type = String,
         required = false,
         max_length = 200,
         pattern = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
     )]
-    pub q: String,
+    pub q: Option<String>,
     /// Tasks due before this instant (RFC 3339; exclusive; within 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z,
     /// else a 400 `range`).
-    #[param(required = false)]
-    pub due_before: chrono::DateTime<chrono::Utc>,
+    #[param(value_type = chrono::DateTime<chrono::Utc>, required = false)]
+    pub due_before: Option<chrono::DateTime<chrono::Utc>>,
     /// Tasks due after this instant (RFC 3339; exclusive; within the same range).
-    #[param(required = false)]
-    pub due_after: chrono::DateTime<chrono::Utc>,
+    #[param(value_type = chrono::DateTime<chrono::Utc>, required = false)]
+    pub due_after: Option<chrono::DateTime<chrono::Utc>>,
     /// `true`: only overdue tasks (due date in the past, not completed); `false`: only tasks that
     /// are not overdue.
-    #[param(required = false)]
-    pub overdue: bool,
+    #[param(value_type = bool, required = false)]
+    pub overdue: Option<bool>,
     /// `true` includes soft-deleted tasks (default `false`).
-    #[param(required = false, default = false)]
-    pub include_deleted: bool,
+    #[param(value_type = bool, required = false, default = false)]
+    pub include_deleted: Option<bool>,
     /// The order; default `-created_at`.
-    #[param(required = false, default = "-created_at")]
-    pub sort: TaskSortSchema,
+    #[param(value_type = TaskSortSchema, required = false, default = "-created_at")]
+    pub sort: Option<Sort>,
     /// Page size, 1-100.
-    #[param(required = false, minimum = 1, maximum = 100, default = 20)]
-    pub limit: u8,
+    #[param(value_type = u8, required = false, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u64>,
     /// Opaque: the `next_cursor` of the previous page, with the same `sort`.
-    #[param(required = false)]
-    pub cursor: String,
+    #[param(value_type = String, required = false)]
+    pub cursor: Option<String>,
+}
+
+impl QueryParams for TaskListParams {
+    const REPEATABLE: &'static [&'static str] = &["status"];
+
+    fn take(&mut self, name: &str, value: String, errors: &mut ValidationErrors) -> bool {
+        match name {
+            "status" => match TaskStatus::parse(&value) {
+                Some(status) => self.status.push(status),
+                None => errors.add("status", "one_of", "must be one of pending, in_progress, completed"),
+            },
+            "priority" => match Priority::parse(&value) {
+                Some(priority) => self.priority = Some(priority),
+                None => errors.add("priority", "one_of", "must be one of low, medium, high"),
+            },
+            "tag" => self.tag = input::tag_filter(&value).map_err(|b| b.report("tag", errors)).ok(),
+            "q" => self.q = input::search(value).map_err(|b| b.report("q", errors)).ok().flatten(),
+            "due_before" | "due_after" => {
+                let instant = match dto::parse_instant(&value) {
+                    Some(t) if !domain::clock::range::contains(&t) => {
+                        errors.add(name, "range", format!("must be between {}", domain::clock::range::DESCRIPTION));
+                        None
+                    }
+                    Some(t) => Some(t),
+                    None => {
+                        errors.add(name, "format", "must be an RFC 3339 timestamp");
+                        None
+                    }
+                };
+                if name == "due_before" {
+                    self.due_before = instant;
+                } else {
+                    self.due_after = instant;
+                }
+            }
+            "overdue" => self.overdue = flag("overdue", &value, errors),
+            "include_deleted" => self.include_deleted = flag("include_deleted", &value, errors),
+            "sort" => match Sort::parse(&value) {
+                Some(sort) => self.sort = Some(sort),
+                None => errors.add("sort", "one_of", format!("must be one of {}", Sort::ALL.join(", "))),
+            },
+            "limit" => self.limit = limit(&value, errors),
+            "cursor" => self.cursor = Some(value),
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl TaskListParams {
+    /// The domain's query; `errors` are the parameters' own, to which a cursor that does not
+    /// decode (or belongs to another sort) is added.
+    pub fn into_query(self, mut errors: ValidationErrors) -> Result<TaskListQuery, ValidationErrors> {
+        let sort = self.sort.unwrap_or_default();
+        let after = self.cursor.and_then(|raw| {
+            cursor::decode(&raw, sort).map_err(|e| errors.add("cursor", "invalid", e.to_string())).ok()
+        });
+        let filter = TaskFilter {
+            statuses: self.status,
+            priority: self.priority,
+            tag: self.tag,
+            q: self.q,
+            due_before: self.due_before,
+            due_after: self.due_after,
+            overdue: self.overdue,
+            include_deleted: self.include_deleted.unwrap_or(false),
+        };
+        errors.into_result(TaskListQuery {
+            filter,
+            sort,
+            limit: self.limit.unwrap_or(domain::page::LIMIT_DEFAULT),
+            after,
+        })
+    }
 }
 
 /// Parses the list query string; every problem is reported in one 400.
 pub fn list_query(raw: &str) -> Result<TaskListQuery, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let mut filter = TaskFilter::default();
-    let mut sort = None;
-    let mut limit = None;
-    let mut cursor_raw: Option<String> = None;
-    let mut seen: Vec<String> = Vec::new();
-    let flag = |name: &str, value: &str, errors: &mut ValidationErrors| match value {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => {
-            errors.add(name, "one_of", "must be true or false");
-            None
-        }
-    };
-    for (name, value) in query_pairs(raw, &mut errors) {
-        if name != "status" && seen.contains(&name) {
-            errors.add(name.clone(), "repeated", "may be given only once");
-            continue;
-        }
-        seen.push(name.clone());
-        match name.as_str() {
-            "status" => match TaskStatus::parse(&value) {
-                Some(status) => filter.statuses.push(status),
-                None => errors.add("status", "one_of", "must be one of pending, in_progress, completed"),
-            },
-            "priority" => match Priority::parse(&value) {
-                Some(priority) => filter.priority = Some(priority),
-                None => errors.add("priority", "one_of", "must be one of low, medium, high"),
-            },
-            "tag" => match input::tag_filter(&value) {
-                Ok(tag) => filter.tag = Some(tag),
-                Err(broken) => broken.report("tag", &mut errors),
-            },
-            "q" => match input::search(value) {
-                Ok(q) => filter.q = q,
-                Err(broken) => broken.report("q", &mut errors),
-            },
-            "due_before" | "due_after" => match dto::parse_instant(&value) {
-                Some(t) if !domain::clock::range::contains(&t) => {
-                    errors.add(name, "range", format!("must be between {}", domain::clock::range::DESCRIPTION))
-                }
-                Some(t) if name == "due_before" => filter.due_before = Some(t),
-                Some(t) => filter.due_after = Some(t),
-                None => errors.add(name, "format", "must be an RFC 3339 timestamp"),
-            },
-            "overdue" => filter.overdue = flag("overdue", &value, &mut errors),
-            "include_deleted" => filter.include_deleted = flag("include_deleted", &value, &mut errors).unwrap_or(false),
-            "sort" => match Sort::parse(&value) {
-                Some(s) => sort = Some(s),
-                None => errors.add("sort", "one_of", format!("must be one of {}", Sort::ALL.join(", "))),
-            },
-            "limit" => match domain::page::parse_limit(&value) {
-                Ok(n) => limit = Some(n),
-                Err(broken) => broken.report("limit", &mut errors),
-            },
-            "cursor" => cursor_raw = Some(value),
-            _ => errors.add(name, "unknown_parameter", "is not a parameter of this list"),
-        }
-    }
-    let sort = sort.unwrap_or_default();
-    let after = match cursor_raw {
-        Some(raw) => match cursor::decode(&raw, sort) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                errors.add("cursor", "invalid", e.to_string());
-                None
-            }
-        },
-        None => None,
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::BadRequest { detail: "the query string is invalid".into(), errors });
-    }
-    Ok(TaskListQuery { filter, sort, limit: limit.unwrap_or(domain::page::LIMIT_DEFAULT), after })
+    let (params, errors) = parse_query::<TaskListParams>(raw);
+    params
+        .into_query(errors)
+        .map_err(|errors| ApiError::BadRequest { detail: "the query string is invalid".into(), errors })
 }
 
 #[cfg(test)]
