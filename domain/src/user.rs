@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A user id (a token's `sub`): 1–128 characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct UserId(String);
 
 /// Why a string is not a user id.
@@ -18,6 +19,20 @@ impl UserId {
             1..=128 => Ok(Self(value)),
             _ => Err(InvalidUserId),
         }
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = InvalidUserId;
+
+    fn try_from(value: String) -> Result<Self, InvalidUserId> {
+        Self::parse(value)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(user: UserId) -> String {
+        user.0
     }
 }
 

@@ -13,7 +13,7 @@ pub const METADATA_MAX_BYTES: usize = 16 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Conversation {
     pub id: Uuid,
-    pub user_id: String,
+    pub user_id: crate::UserId,
     pub title: Option<String>,
     pub message_count: i64,
     pub last_message_at: Option<DateTime<Utc>>,
@@ -42,7 +42,7 @@ impl NewConversation {
     pub fn into_conversation(self, user: &crate::UserId, id: Uuid, now: DateTime<Utc>) -> Conversation {
         Conversation {
             id,
-            user_id: user.as_ref().to_owned(),
+            user_id: user.clone(),
             title: self.title,
             message_count: 0,
             last_message_at: None,

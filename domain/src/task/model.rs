@@ -112,7 +112,7 @@ impl Recurrence {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub id: Uuid,
-    pub user_id: String,
+    pub user_id: UserId,
     pub title: String,
     pub description: Option<String>,
     pub status: TaskStatus,
@@ -195,7 +195,7 @@ impl NewTask {
     pub fn into_task(self, user: &UserId, id: Uuid, now: DateTime<Utc>) -> Task {
         Task {
             id,
-            user_id: user.as_ref().to_owned(),
+            user_id: user.clone(),
             title: self.title.into_string(),
             description: self.description.map(Description::into_string),
             status: self.status,

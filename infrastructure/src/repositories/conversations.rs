@@ -264,7 +264,7 @@ impl SeaConversationRepository {
                 self.pool.fetch_optional::<ConversationRow>(find_select(user, id).build(self.backend()))
             })
             .await?;
-        Ok(found.map(Conversation::from))
+        found.map(Conversation::try_from).transpose()
     }
 }
 
@@ -274,7 +274,7 @@ impl ConversationRepository for SeaConversationRepository {
     async fn insert(&self, c: &Conversation) -> Result<(), RepositoryError> {
         let insert = conversation::Entity::insert(conversation::ActiveModel {
             id: Set(c.id),
-            user_id: Set(c.user_id.clone()),
+            user_id: Set(c.user_id.as_ref().to_owned()),
             title: Set(c.title.clone()),
             message_count: Set(i32::try_from(c.message_count).unwrap_or(i32::MAX)),
             last_message_at: Set(c.last_message_at),
@@ -306,7 +306,7 @@ impl ConversationRepository for SeaConversationRepository {
             async move { db.fetch_optional::<ConversationRow>(select).await }
         })
         .await?;
-        Ok(found.map(Conversation::from))
+        found.map(Conversation::try_from).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
@@ -338,7 +338,7 @@ impl ConversationRepository for SeaConversationRepository {
             async move { db.fetch_all::<ConversationRow>(select).await }
         })
         .await?;
-        let rows = rows.into_iter().map(Conversation::from).collect();
+        let rows = rows.into_iter().map(Conversation::try_from).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_overfetch(rows, query.limit, |c: &Conversation| ConversationCursor {
             updated_at: c.updated_at,
             id: c.id,
@@ -371,7 +371,7 @@ impl ConversationRepository for SeaConversationRepository {
             .await?;
         if let Some(row) = rows {
             fence(self.replica.as_ref()).await;
-            return Ok(UpdateOutcome::Updated(Conversation::from(row)));
+            return Ok(UpdateOutcome::Updated(Conversation::try_from(row)?));
         }
         Ok(match self.find_for_update(user, id).await? {
             Some(current) => UpdateOutcome::VersionMismatch { current: current.version },

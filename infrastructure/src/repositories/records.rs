@@ -8,9 +8,9 @@
 use super::{corrupt, corrupt_because};
 use crate::database::executor::Record;
 use chrono::{DateTime, Utc};
-use domain::RepositoryError;
 use domain::conversation::{Conversation, Message, MessageRole};
 use domain::task::{Priority, Recurrence, Replay, StoredResponse, Task, TaskStatus};
+use domain::{RepositoryError, UserId};
 use sea_orm::sea_query::{Expr, ReturningClause};
 use sea_orm::sqlx::types::Json;
 use sea_orm::{EntityTrait, QuerySelect, Select};
@@ -55,6 +55,7 @@ impl TryFrom<TaskRow> for Task {
 
     fn try_from(row: TaskRow) -> Result<Self, RepositoryError> {
         let id = row.id;
+        let user_id = UserId::parse(row.user_id).map_err(|e| corrupt_because(format_args!("task {id}'s user"), e))?;
         Ok(Task {
             status: TaskStatus::parse(&row.status)
                 .ok_or_else(|| corrupt(format!("task {id} has status {}", row.status)))?,
@@ -65,7 +66,7 @@ impl TryFrom<TaskRow> for Task {
                 Some(r) => Some(Recurrence::parse(r).ok_or_else(|| corrupt(format!("task {id} has recurrence {r}")))?),
             },
             id,
-            user_id: row.user_id,
+            user_id,
             title: row.title,
             description: row.description,
             tags: row.tags.0,
@@ -144,18 +145,22 @@ crate::record! {
     }
 }
 
-impl From<ConversationRow> for Conversation {
-    fn from(row: ConversationRow) -> Self {
-        Conversation {
+impl TryFrom<ConversationRow> for Conversation {
+    type Error = RepositoryError;
+
+    fn try_from(row: ConversationRow) -> Result<Self, RepositoryError> {
+        let user_id = UserId::parse(row.user_id)
+            .map_err(|e| corrupt_because(format_args!("conversation {}'s user", row.id), e))?;
+        Ok(Conversation {
             id: row.id,
-            user_id: row.user_id,
+            user_id,
             title: row.title,
             message_count: i64::from(row.message_count),
             last_message_at: row.last_message_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
-        }
+        })
     }
 }
 
@@ -324,7 +329,8 @@ mod tests {
             .fetch_all(select::<conversation::Entity, ConversationRow>().build(DbBackend::Sqlite))
             .await
             .expect("conversations");
-        let read: Vec<Conversation> = rows.into_iter().map(Conversation::from).collect();
+        let read: Vec<Conversation> =
+            rows.into_iter().map(Conversation::try_from).collect::<Result<_, _>>().expect("conversations");
         assert_eq!((read[0].message_count, read[0].title.as_deref(), read[0].last_message_at), (2, None, Some(at())));
     }
 }

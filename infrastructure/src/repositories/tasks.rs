@@ -39,7 +39,7 @@ impl SeaTaskRepository {
 fn to_active(t: &Task) -> task::ActiveModel {
     task::ActiveModel {
         id: Set(t.id),
-        user_id: Set(t.user_id.clone()),
+        user_id: Set(t.user_id.as_ref().to_owned()),
         title: Set(t.title.clone()),
         description: Set(t.description.clone()),
         search_text: Set(t.search_text()),
@@ -282,7 +282,7 @@ impl SeaTaskRepository {
             .col_expr(task::Column::UpdatedAt, Expr::val(updated.updated_at))
             .col_expr(task::Column::Version, Expr::val(updated.version))
             .filter(task::Column::Id.eq(updated.id))
-            .filter(task::Column::UserId.eq(updated.user_id.clone()))
+            .filter(task::Column::UserId.eq(updated.user_id.as_ref()))
             .filter(task::Column::Version.eq(expected_version))
             .filter(task::Column::DeletedAt.is_null())
             .build(self.backend())
