@@ -13,7 +13,6 @@ use actix_web::{HttpResponse, ResponseError};
 use domain::error::Chain;
 use domain::{DomainError, RepositoryError, ValidationErrors};
 use serde::Serialize;
-use std::fmt;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
@@ -23,8 +22,9 @@ pub const RETRY_AFTER_SECONDS: u32 = 2;
 /// Seconds a client should wait before retrying when the instance is overloaded.
 pub const OVERLOADED_RETRY_AFTER_SECONDS: u32 = 1;
 
-/// An error as the API reports it.
-#[derive(Debug)]
+/// An error as the API reports it; its message is its problem's `code` and `detail`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {}", self.code(), self.detail())]
 pub enum ApiError {
     BadRequest {
         detail: String,
@@ -257,12 +257,6 @@ impl ApiError {
             _ if status.is_client_error() => Self::bad_request(status.canonical_reason().unwrap_or("bad request")),
             _ => Self::Internal,
         }
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code(), self.detail())
     }
 }
 
