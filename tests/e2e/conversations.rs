@@ -6,14 +6,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn create_conversation(app: &TestApp, user: &TestUser, title: &str) -> Value {
-    let response = app
-        .request(Method::POST, "/api/v1/conversations", user)
-        .json(&json!({"title": title}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(response.status(), 201);
-    response.json().await.expect("json")
+    let reply = app.post_as(user, "/api/v1/conversations", json!({"title": title})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body
 }
 
 async fn append(app: &TestApp, user: &TestUser, conversation: &str, body: Value) -> reqwest::Response {
@@ -25,9 +20,7 @@ async fn append(app: &TestApp, user: &TestUser, conversation: &str, body: Value)
 }
 
 async fn json_of(app: &TestApp, user: &TestUser, path: &str) -> Value {
-    let response = app.request(Method::GET, path, user).send().await.expect("get");
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().await.expect("json")
+    app.get_as(user, path).await.good()
 }
 
 /// Every message of a conversation, walking pages of `limit` in `order`.

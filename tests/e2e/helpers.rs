@@ -4,6 +4,7 @@ use infrastructure::Settings;
 use infrastructure::database::migrate::{self, MigrateCommand};
 use infrastructure::database::url::DatabaseUrl;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -525,4 +526,125 @@ pub fn retry_after(response: &reqwest::Response) -> u64 {
         .get("retry-after")
         .and_then(|v| v.to_str().ok()?.parse().ok())
         .unwrap_or_else(|| panic!("a {} without a Retry-After in seconds", response.status()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and replies, shared by every suite
+// ---------------------------------------------------------------------------------------------
+
+/// The media type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A response read whole: status, headers and the JSON body (`Null` when there is none).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body without `request_id`, which differs from request to request.
+    pub fn body_without_request_id(&self) -> Value {
+        let mut body = self.body.clone();
+        if let Some(object) = body.as_object_mut() {
+            object.remove("request_id");
+        }
+        body
+    }
+
+    /// The status and the body, for tests that look at nothing else.
+    pub fn parts(self) -> (u16, Value) {
+        (self.status, self.body)
+    }
+
+    /// The body of a success (2xx), read as `T`; any other answer fails the test.
+    pub fn good<T: serde::de::DeserializeOwned>(self) -> T {
+        assert!((200..300).contains(&self.status), "expected a success, got {} {}", self.status, self.body);
+        serde_json::from_value(self.body).expect("the body has the expected shape")
+    }
+}
+
+/// Sends `request` and reads the whole reply.
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply { status, headers, body }
+}
+
+impl TestApp {
+    /// `method path` as `user`, with `body` as JSON when there is one: the whole reply.
+    pub async fn call(&self, method: reqwest::Method, path: &str, user: &TestUser, body: Option<Value>) -> Reply {
+        let mut request = self.request(method, path, user);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        send(request).await
+    }
+
+    pub async fn get_as(&self, user: &TestUser, path: &str) -> Reply {
+        self.call(reqwest::Method::GET, path, user, None).await
+    }
+
+    pub async fn post_as(&self, user: &TestUser, path: &str, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, user, Some(body)).await
+    }
+
+    pub async fn patch_as(&self, user: &TestUser, path: &str, body: Value) -> Reply {
+        self.call(reqwest::Method::PATCH, path, user, Some(body)).await
+    }
+
+    pub async fn delete_as(&self, user: &TestUser, path: &str) -> Reply {
+        self.call(reqwest::Method::DELETE, path, user, None).await
+    }
+}
+
+/// Asserts that `reply` is an RFC 9457 problem with this status and code, whose
+/// `request_id` is the response's `X-Request-Id`.
+pub fn assert_problem(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "expected {status} {code}, got {reply:?}");
+    assert_eq!(reply.header("content-type"), Some(PROBLEM_JSON), "{reply:?}");
+    let body = &reply.body;
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    for key in ["type", "title", "detail", "request_id"] {
+        assert!(body[key].as_str().is_some_and(|s| !s.is_empty()), "problem lacks `{key}`: {body}");
+    }
+    let request_id = reply.header("x-request-id").expect("an X-Request-Id header");
+    assert_eq!(body["request_id"], request_id, "{body}");
+}
+
+/// The `(field, code)` pairs of a validation problem, sorted; every error has a message.
+pub fn field_errors(reply: &Reply) -> Vec<(String, String)> {
+    let errors = reply.body["errors"].as_array().unwrap_or_else(|| panic!("no `errors` list in {}", reply.body));
+    let mut pairs: Vec<(String, String)> = errors
+        .iter()
+        .map(|e| {
+            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {e}");
+            let field = e["field"].as_str().expect("error field").to_owned();
+            (field, e["code"].as_str().expect("error code").to_owned())
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// Asserts a 422 `validation_failed` naming exactly these `(field, code)` pairs.
+pub fn assert_invalid(reply: &Reply, expected: &[(&str, &str)]) {
+    assert_problem(reply, 422, "validation_failed");
+    let mut expected: Vec<(String, String)> =
+        expected.iter().map(|(f, c)| ((*f).to_owned(), (*c).to_owned())).collect();
+    expected.sort();
+    assert_eq!(field_errors(reply), expected, "{}", reply.body);
 }

@@ -10,17 +10,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn send(app: &TestApp, user: &TestUser, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.request(method, path, user);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 fn codes(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
@@ -93,7 +82,7 @@ async fn a_user_past_the_default_burst_gets_429_with_retry_after_and_others_are_
     assert_eq!(problem["code"], "rate_limited");
     assert_eq!(headers["content-type"], "application/problem+json");
     assert!(headers["ratelimit"].to_str().expect("ascii").starts_with("\"user\";r=0;t="));
-    let (status, _) = send(&app, &bob, Method::GET, "/api/v1/tasks/stats", None).await;
+    let (status, _) = app.call(Method::GET, "/api/v1/tasks/stats", &bob, None).await.parts();
     assert_eq!(status, 200, "buckets are per user");
     // Health, metrics and the document are never limited.
     for path in ["/health/live", "/metrics", "/openapi.json"] {
@@ -102,7 +91,7 @@ async fn a_user_past_the_default_burst_gets_429_with_retry_after_and_others_are_
         assert!(response.headers().get("ratelimit").is_none(), "{path} is not limited");
     }
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
-    let (status, _) = send(&app, &alice, Method::GET, "/api/v1/tasks/stats", None).await;
+    let (status, _) = app.call(Method::GET, "/api/v1/tasks/stats", &alice, None).await.parts();
     assert_eq!(status, 200, "after Retry-After the user may go on");
     let metrics = app.get("/metrics").await.text().await.expect("metrics");
     let rejected = metrics
@@ -152,7 +141,7 @@ async fn requests_without_a_valid_token_are_limited_per_address_and_health_never
         assert_ne!(app.get(open).await.status(), 429, "{open} is never limited");
     }
     let alice = app.new_user();
-    let (status, _) = send(&app, &alice, Method::GET, "/api/v1/tasks", None).await;
+    let (status, _) = app.call(Method::GET, "/api/v1/tasks", &alice, None).await.parts();
     assert_eq!(status, 200, "a valid token draws from the user's bucket, not the address's");
 }
 
@@ -251,7 +240,7 @@ async fn past_the_default_in_flight_bound_requests_get_503_overloaded_at_once_an
     let started = Instant::now();
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["code"], "overloaded");
-    let (status, _) = send(&app, &probe, Method::GET, "/api/v1/tasks", None).await;
+    let (status, _) = app.call(Method::GET, "/api/v1/tasks", &probe, None).await.parts();
     assert_eq!(status, 503);
     assert!(started.elapsed() < Duration::from_secs(1), "answered at once");
     assert_eq!(app.get("/health/live").await.status(), 200, "liveness is never refused");
@@ -278,7 +267,7 @@ async fn a_body_that_does_not_arrive_within_the_default_timeout_is_a_408_and_the
     assert!(answer.to_ascii_lowercase().contains("x-request-id:"), "{answer}");
     assert!(closed, "the connection is closed");
     assert!((Duration::from_secs(9)..Duration::from_secs(13)).contains(&took), "the default is 10 s: {took:?}");
-    let (status, page) = send(&app, &alice, Method::GET, "/api/v1/tasks", None).await;
+    let (status, page) = app.call(Method::GET, "/api/v1/tasks", &alice, None).await.parts();
     assert_eq!((status, page["items"].as_array().map(Vec::len)), (200, Some(0)), "nothing was written");
 }
 
@@ -311,29 +300,31 @@ async fn a_422_lists_at_most_100_errors_and_counts_the_rest() {
 async fn a_page_is_cut_before_its_json_passes_a_mebibyte_and_the_rest_follows() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
-    let (_, conversation) = send(&app, &alice, Method::POST, "/api/v1/conversations", Some(json!({}))).await;
+    let (_, conversation) = app.call(Method::POST, "/api/v1/conversations", &alice, Some(json!({}))).await.parts();
     let id = conversation["id"].as_str().expect("id").to_owned();
     // 100,000 control characters: 600,000 bytes of JSON once escaped.
     let content = "\u{1}".repeat(100_000);
     for _ in 0..3 {
-        let (status, _) = send(
-            &app,
-            &alice,
-            Method::POST,
-            &format!("/api/v1/conversations/{id}/messages"),
-            Some(json!({"role": "tool", "content": content})),
-        )
-        .await;
+        let (status, _) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/conversations/{id}/messages"),
+                &alice,
+                Some(json!({"role": "tool", "content": content})),
+            )
+            .await
+            .parts();
         assert_eq!(status, 201);
     }
-    let (status, _) = send(
-        &app,
-        &alice,
-        Method::POST,
-        &format!("/api/v1/conversations/{id}/messages"),
-        Some(json!({"role": "user", "content": "small"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/conversations/{id}/messages"),
+            &alice,
+            Some(json!({"role": "user", "content": "small"})),
+        )
+        .await
+        .parts();
     assert_eq!(status, 201);
     let mut path = format!("/api/v1/conversations/{id}/messages?limit=100");
     let mut seen = 0;
@@ -369,43 +360,42 @@ async fn nul_in_any_string_is_a_422_on_that_field_and_nothing_is_written() {
         (json!({"title": "t", "tags": ["ok", "x\u{0}"]}), "tags[1]:format"),
     ];
     for (body, expected) in cases {
-        let (status, problem) = send(&app, &alice, Method::POST, "/api/v1/tasks", Some(body.clone())).await;
+        let (status, problem) = app.call(Method::POST, "/api/v1/tasks", &alice, Some(body.clone())).await.parts();
         assert_eq!((status, codes(&problem)), (422, vec![expected.to_owned()]), "{body}");
     }
     let task = app.create_task(&alice, json!({"title": "clean"})).await;
     let id = task["id"].as_str().expect("id");
-    let (status, problem) =
-        send(&app, &alice, Method::PATCH, &format!("/api/v1/tasks/{id}"), Some(json!({"description": "x\u{0}"}))).await;
+    let (status, problem) = app
+        .call(Method::PATCH, &format!("/api/v1/tasks/{id}"), &alice, Some(json!({"description": "x\u{0}"})))
+        .await
+        .parts();
     assert_eq!((status, codes(&problem)), (422, vec!["description:format".to_owned()]));
     let (status, problem) =
-        send(&app, &alice, Method::POST, "/api/v1/conversations", Some(json!({"title": "\u{0}"}))).await;
+        app.call(Method::POST, "/api/v1/conversations", &alice, Some(json!({"title": "\u{0}"}))).await.parts();
     assert_eq!((status, codes(&problem)), (422, vec!["title:format".to_owned()]));
-    let (_, conversation) = send(&app, &alice, Method::POST, "/api/v1/conversations", Some(json!({}))).await;
+    let (_, conversation) = app.call(Method::POST, "/api/v1/conversations", &alice, Some(json!({}))).await.parts();
     let messages = format!("/api/v1/conversations/{}/messages", conversation["id"].as_str().expect("id"));
     let (status, problem) =
-        send(&app, &alice, Method::POST, &messages, Some(json!({"role": "user", "content": "hi\u{0}"}))).await;
+        app.call(Method::POST, &messages, &alice, Some(json!({"role": "user", "content": "hi\u{0}"}))).await.parts();
     assert_eq!((status, codes(&problem)), (422, vec!["content:format".to_owned()]));
-    let (status, problem) = send(
-        &app,
-        &alice,
-        Method::POST,
-        &messages,
-        Some(json!({"role": "tool", "content": "x", "metadata": {"k\u{0}": 1}})),
-    )
-    .await;
+    let (status, problem) = app
+        .call(Method::POST, &messages, &alice, Some(json!({"role": "tool", "content": "x", "metadata": {"k\u{0}": 1}})))
+        .await
+        .parts();
     assert_eq!((status, codes(&problem)), (422, vec!["metadata:format".to_owned()]));
-    let (status, problem) = send(
-        &app,
-        &alice,
-        Method::POST,
-        &messages,
-        Some(json!({"role": "tool", "content": "x", "metadata": {"args": ["\u{0}"]}})),
-    )
-    .await;
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            &messages,
+            &alice,
+            Some(json!({"role": "tool", "content": "x", "metadata": {"args": ["\u{0}"]}})),
+        )
+        .await
+        .parts();
     assert_eq!((status, codes(&problem)), (422, vec!["metadata:format".to_owned()]));
-    let (_, page) = send(&app, &alice, Method::GET, "/api/v1/tasks", None).await;
+    let (_, page) = app.call(Method::GET, "/api/v1/tasks", &alice, None).await.parts();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "only the clean task exists");
-    let (_, page) = send(&app, &alice, Method::GET, &messages, None).await;
+    let (_, page) = app.call(Method::GET, &messages, &alice, None).await.parts();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(0));
 }
 
@@ -417,14 +407,14 @@ async fn nul_and_the_search_separator_in_a_query_are_400s_and_q_matches_only_rea
     for (query, expected) in
         [("q=%00", "q:format"), ("q=%1F", "q:format"), ("q=k%1Fa", "q:format"), ("tag=a%00", "tag:format")]
     {
-        let (status, problem) = send(&app, &alice, Method::GET, &format!("/api/v1/tasks?{query}"), None).await;
+        let (status, problem) = app.call(Method::GET, &format!("/api/v1/tasks?{query}"), &alice, None).await.parts();
         assert_eq!((status, codes(&problem)), (400, vec![expected.to_owned()]), "{query}");
     }
-    let (status, _) = send(&app, &alice, Method::GET, "/api/v1/conversations?limit=%00", None).await;
+    let (status, _) = app.call(Method::GET, "/api/v1/conversations?limit=%00", &alice, None).await.parts();
     assert_eq!(status, 400);
-    let (_, page) = send(&app, &alice, Method::GET, "/api/v1/tasks?q=milkand", None).await;
+    let (_, page) = app.call(Method::GET, "/api/v1/tasks?q=milkand", &alice, None).await.parts();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "a search never spans title and description");
-    let (_, page) = send(&app, &alice, Method::GET, "/api/v1/tasks?q=BREAD", None).await;
+    let (_, page) = app.call(Method::GET, "/api/v1/tasks?q=BREAD", &alice, None).await.parts();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
 }
 
@@ -434,7 +424,7 @@ async fn a_tag_needs_a_visible_character_and_duplicate_json_keys_are_refused() {
     let alice = app.new_user();
     for tag in [" ", "\t", "\u{1f}", "\u{200b}"] {
         let (status, problem) =
-            send(&app, &alice, Method::POST, "/api/v1/tasks", Some(json!({"title": "t", "tags": [tag]}))).await;
+            app.call(Method::POST, "/api/v1/tasks", &alice, Some(json!({"title": "t", "tags": [tag]}))).await.parts();
         assert_eq!((status, codes(&problem)), (422, vec!["tags[0]:format".to_owned()]), "{tag:?}");
     }
     let response = app
@@ -456,38 +446,44 @@ async fn a_tag_needs_a_visible_character_and_duplicate_json_keys_are_refused() {
 async fn dates_stay_within_years_one_to_9999_and_a_series_ends_there() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
-    let (status, problem) = send(
-        &app,
-        &alice,
-        Method::POST,
-        "/api/v1/tasks",
-        Some(json!({"title": "t", "due_date": "9999-12-31T23:59:59-05:00"})),
-    )
-    .await;
+    let (status, problem) = app
+        .call(
+            Method::POST,
+            "/api/v1/tasks",
+            &alice,
+            Some(json!({"title": "t", "due_date": "9999-12-31T23:59:59-05:00"})),
+        )
+        .await
+        .parts();
     assert_eq!((status, codes(&problem)), (422, vec!["due_date:range".to_owned()]));
     let last = app
         .create_task(&alice, json!({"title": "last", "due_date": "9999-12-31T12:00:00Z", "recurrence": "daily"}))
         .await;
     app.create_task(&alice, json!({"title": "first", "due_date": "0001-01-01T00:00:00Z"})).await;
     let id = last["id"].as_str().expect("id");
-    let (status, done) =
-        send(&app, &alice, Method::PATCH, &format!("/api/v1/tasks/{id}"), Some(json!({"status": "completed"}))).await;
+    let (status, done) = app
+        .call(Method::PATCH, &format!("/api/v1/tasks/{id}"), &alice, Some(json!({"status": "completed"})))
+        .await
+        .parts();
     assert_eq!((status, done["status"].as_str()), (200, Some("completed")), "the completion succeeds");
-    let (_, page) = send(&app, &alice, Method::GET, "/api/v1/tasks?sort=due_date&limit=1", None).await;
+    let (_, page) = app.call(Method::GET, "/api/v1/tasks?sort=due_date&limit=1", &alice, None).await.parts();
     assert_eq!(page["items"][0]["due_date"], "0001-01-01T00:00:00.000000Z");
     let cursor = page["next_cursor"].as_str().expect("a cursor").to_owned();
-    let (status, next) =
-        send(&app, &alice, Method::GET, &format!("/api/v1/tasks?sort=due_date&limit=5&cursor={cursor}"), None).await;
+    let (status, next) = app
+        .call(Method::GET, &format!("/api/v1/tasks?sort=due_date&limit=5&cursor={cursor}"), &alice, None)
+        .await
+        .parts();
     assert_eq!(status, 200, "the server's own cursor is accepted: {next}");
     let due: Vec<&str> =
         next["items"].as_array().expect("items").iter().filter_map(|t| t["due_date"].as_str()).collect();
     assert_eq!(due, ["9999-12-31T12:00:00.000000Z"], "no next occurrence past the end");
     for query in ["due_before=9999-12-31T23:59:59-05:00", "due_after=0001-01-01T00:00:00%2B00:01"] {
-        let (status, problem) = send(&app, &alice, Method::GET, &format!("/api/v1/tasks?{query}"), None).await;
+        let (status, problem) = app.call(Method::GET, &format!("/api/v1/tasks?{query}"), &alice, None).await.parts();
         assert_eq!(status, 400, "{query}: {problem}");
         assert!(codes(&problem)[0].ends_with(":range"), "{problem}");
     }
-    let (_, page) = send(&app, &alice, Method::GET, "/api/v1/tasks?due_before=9999-12-31T23:59:59.999999Z", None).await;
+    let (_, page) =
+        app.call(Method::GET, "/api/v1/tasks?due_before=9999-12-31T23:59:59.999999Z", &alice, None).await.parts();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2), "the last instant works as a bound");
 }
 
@@ -498,7 +494,7 @@ async fn head_works_on_every_get_route() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
     let task = app.create_task(&alice, json!({"title": "t"})).await;
-    let (_, conversation) = send(&app, &alice, Method::POST, "/api/v1/conversations", Some(json!({}))).await;
+    let (_, conversation) = app.call(Method::POST, "/api/v1/conversations", &alice, Some(json!({}))).await.parts();
     let (task_id, conversation_id) = (task["id"].as_str().expect("id"), conversation["id"].as_str().expect("id"));
     let mut checked = 0;
     for (method, template) in api::routes::operations() {
@@ -527,10 +523,10 @@ async fn only_the_canonical_spelling_of_an_id_names_a_resource() {
     let task = app.create_task(&alice, json!({"title": "t"})).await;
     let id: uuid::Uuid = task["id"].as_str().expect("id").parse().expect("uuid");
     let (status, _) =
-        send(&app, &alice, Method::GET, &format!("/api/v1/tasks/{}", id.to_string().to_uppercase()), None).await;
+        app.call(Method::GET, &format!("/api/v1/tasks/{}", id.to_string().to_uppercase()), &alice, None).await.parts();
     assert_eq!(status, 200, "either case");
     for spelling in [format!("%7B{id}%7D"), format!("urn:uuid:{id}"), id.simple().to_string(), format!("{id}%20")] {
-        let (status, problem) = send(&app, &alice, Method::GET, &format!("/api/v1/tasks/{spelling}"), None).await;
+        let (status, problem) = app.call(Method::GET, &format!("/api/v1/tasks/{spelling}"), &alice, None).await.parts();
         assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "{spelling}");
     }
 }
@@ -556,17 +552,17 @@ async fn deleting_a_conversation_honours_if_match() {
     let app = TestApp::spawn().await;
     let alice = app.new_user();
     let (_, conversation) =
-        send(&app, &alice, Method::POST, "/api/v1/conversations", Some(json!({"title": "a"}))).await;
+        app.call(Method::POST, "/api/v1/conversations", &alice, Some(json!({"title": "a"}))).await.parts();
     let path = format!("/api/v1/conversations/{}", conversation["id"].as_str().expect("id"));
-    let (status, _) = send(&app, &alice, Method::PATCH, &path, Some(json!({"title": "b"}))).await;
+    let (status, _) = app.call(Method::PATCH, &path, &alice, Some(json!({"title": "b"}))).await.parts();
     assert_eq!(status, 200);
     let stale = app.request(Method::DELETE, &path, &alice).header("if-match", "\"1\"").send().await.expect("delete");
     assert_eq!(stale.status(), 412);
-    let (status, _) = send(&app, &alice, Method::GET, &path, None).await;
+    let (status, _) = app.call(Method::GET, &path, &alice, None).await.parts();
     assert_eq!(status, 200, "a stale If-Match deletes nothing");
     let current = app.request(Method::DELETE, &path, &alice).header("if-match", "\"2\"").send().await.expect("delete");
     assert_eq!(current.status(), 204);
-    let (status, _) = send(&app, &alice, Method::GET, &path, None).await;
+    let (status, _) = app.call(Method::GET, &path, &alice, None).await.parts();
     assert_eq!(status, 404);
 }
 
@@ -756,7 +752,7 @@ async fn expired_idempotency_keys_are_purged_and_an_expired_key_can_be_used_agai
         .expect("create");
     assert_eq!(again.status(), 201, "not a 422: the old use has expired");
     assert!(again.headers().get("idempotent-replayed").is_none());
-    let (_, page) = send(&app, &alice, Method::GET, "/api/v1/tasks", None).await;
+    let (_, page) = app.call(Method::GET, "/api/v1/tasks", &alice, None).await.parts();
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
 }
 

@@ -23,6 +23,7 @@ mod replica;
 mod resilience;
 mod schema;
 mod secrets;
+mod shapes;
 mod statements;
 mod tasks;
 mod tasks_concurrency;

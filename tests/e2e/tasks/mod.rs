@@ -11,54 +11,16 @@ mod create;
 mod delete;
 mod update;
 
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{PROBLEM_JSON, Reply, TestApp, TestUser, assert_invalid, assert_problem, field_errors, send};
 use chrono::{DateTime, Utc};
-use reqwest::header::HeaderMap;
-use reqwest::{Method, RequestBuilder};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 const TASKS: &str = "/api/v1/tasks";
-const PROBLEM_JSON: &str = "application/problem+json";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A response read whole: status, headers and the JSON body (`Null` when there is none).
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The body without `request_id`, which differs from request to request.
-    fn body_without_request_id(&self) -> Value {
-        let mut body = self.body.clone();
-        if let Some(object) = body.as_object_mut() {
-            object.remove("request_id");
-        }
-        body
-    }
-}
-
-async fn send(request: RequestBuilder) -> Reply {
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    Reply { status, headers, body }
-}
 
 fn task_path(id: &str) -> String {
     format!("{TASKS}/{id}")
@@ -74,15 +36,15 @@ fn missing_id() -> String {
 }
 
 async fn create(app: &TestApp, user: &TestUser, body: Value) -> Reply {
-    send(app.request(Method::POST, TASKS, user).json(&body)).await
+    app.post_as(user, TASKS, body).await
 }
 
 async fn create_batch(app: &TestApp, user: &TestUser, tasks: Vec<Value>) -> Reply {
-    send(app.request(Method::POST, &format!("{TASKS}/batch"), user).json(&json!({ "tasks": tasks }))).await
+    app.post_as(user, &format!("{TASKS}/batch"), json!({ "tasks": tasks })).await
 }
 
 async fn get_task(app: &TestApp, user: &TestUser, id: &str) -> Reply {
-    send(app.request(Method::GET, &task_path(id), user)).await
+    app.get_as(user, &task_path(id)).await
 }
 
 /// The task as GET answers it, asserting 200.
@@ -93,7 +55,7 @@ async fn fetch(app: &TestApp, user: &TestUser, id: &str) -> Value {
 }
 
 async fn patch_task(app: &TestApp, user: &TestUser, id: &str, body: Value) -> Reply {
-    send(app.request(Method::PATCH, &task_path(id), user).json(&body)).await
+    app.patch_as(user, &task_path(id), body).await
 }
 
 /// Applies `body` as a patch, asserting 200, and returns the task.
@@ -104,7 +66,7 @@ pub(crate) async fn patched(app: &TestApp, user: &TestUser, id: &str, body: Valu
 }
 
 async fn delete_task(app: &TestApp, user: &TestUser, id: &str) -> Reply {
-    send(app.request(Method::DELETE, &task_path(id), user)).await
+    app.delete_as(user, &task_path(id)).await
 }
 
 /// Deletes the task, asserting 204.
@@ -121,14 +83,12 @@ pub(crate) async fn created_batch(app: &TestApp, user: &TestUser, tasks: Vec<Val
 }
 
 async fn restore_task(app: &TestApp, user: &TestUser, id: &str) -> Reply {
-    send(app.request(Method::POST, &format!("{TASKS}/{id}/restore"), user)).await
+    app.call(Method::POST, &format!("{TASKS}/{id}/restore"), user, None).await
 }
 
 /// `GET /api/v1/tasks/stats`, asserting 200.
 pub(crate) async fn stats(app: &TestApp, user: &TestUser) -> Value {
-    let reply = send(app.request(Method::GET, &format!("{TASKS}/stats"), user)).await;
-    assert_eq!(reply.status, 200, "stats: {}", reply.body);
-    reply.body
+    app.get_as(user, &format!("{TASKS}/stats")).await.good()
 }
 
 async fn total(app: &TestApp, user: &TestUser) -> u64 {
@@ -137,49 +97,9 @@ async fn total(app: &TestApp, user: &TestUser) -> u64 {
 
 /// Every task of `user` that is not deleted (the suites here stay under one page).
 async fn all_tasks(app: &TestApp, user: &TestUser) -> Vec<Value> {
-    let reply = send(app.request(Method::GET, &format!("{TASKS}?limit=100"), user)).await;
-    assert_eq!(reply.status, 200, "list: {}", reply.body);
-    assert_eq!(reply.body["next_cursor"], Value::Null, "the test expects a single page");
-    reply.body["items"].as_array().expect("items").clone()
-}
-
-/// Asserts that `reply` is an RFC 9457 problem with this status and code, whose
-/// `request_id` is the response's `X-Request-Id`.
-fn assert_problem(reply: &Reply, status: u16, code: &str) {
-    assert_eq!(reply.status, status, "expected {status} {code}, got {reply:?}");
-    assert_eq!(reply.header("content-type"), Some(PROBLEM_JSON), "{reply:?}");
-    let body = &reply.body;
-    assert_eq!(body["status"], status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    for key in ["type", "title", "detail", "request_id"] {
-        assert!(body[key].as_str().is_some_and(|s| !s.is_empty()), "problem lacks `{key}`: {body}");
-    }
-    let request_id = reply.header("x-request-id").expect("an X-Request-Id header");
-    assert_eq!(body["request_id"], request_id, "{body}");
-}
-
-/// The `(field, code)` pairs of a validation problem, sorted; every error has a message.
-fn field_errors(reply: &Reply) -> Vec<(String, String)> {
-    let errors = reply.body["errors"].as_array().unwrap_or_else(|| panic!("no `errors` list in {}", reply.body));
-    let mut pairs: Vec<(String, String)> = errors
-        .iter()
-        .map(|e| {
-            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {e}");
-            let field = e["field"].as_str().expect("error field").to_owned();
-            (field, e["code"].as_str().expect("error code").to_owned())
-        })
-        .collect();
-    pairs.sort();
-    pairs
-}
-
-/// Asserts a 422 `validation_failed` naming exactly these `(field, code)` pairs.
-fn assert_invalid(reply: &Reply, expected: &[(&str, &str)]) {
-    assert_problem(reply, 422, "validation_failed");
-    let mut expected: Vec<(String, String)> =
-        expected.iter().map(|(f, c)| ((*f).to_owned(), (*c).to_owned())).collect();
-    expected.sort();
-    assert_eq!(field_errors(reply), expected, "{}", reply.body);
+    let page: Value = app.get_as(user, &format!("{TASKS}?limit=100")).await.good();
+    assert_eq!(page["next_cursor"], Value::Null, "the test expects a single page");
+    page["items"].as_array().expect("items").clone()
 }
 
 /// Parses a timestamp the API answered, asserting its form: UTC with a `Z` suffix and at least
