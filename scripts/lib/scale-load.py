@@ -6,7 +6,7 @@
 FILE holds one bearer token per line, one client each (each its own user). Every client keeps
 one HTTP/1.1 connection to the load balancer and loops over a steady mix until --seconds have
 passed: the first page of its tasks, one of its tasks by id, a create with an Idempotency-Key,
-and an append to its own conversation. It retries as the README tells clients to:
+and an append to its own conversation. It retries as docs/operations.md ("When the database goes away") tells clients to:
 
 - GET, and POST /api/v1/tasks with an Idempotency-Key: after a connection error, a 502/503/504
   or a 429 (waiting Retry-After when there is one), up to 8 attempts within 15 s;

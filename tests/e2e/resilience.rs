@@ -44,7 +44,7 @@ async fn service() -> (TestApp, TestUser) {
     (app, user)
 }
 
-/// Clients creating tasks with idempotency keys as the README tells a client to: each create is
+/// Clients creating tasks with idempotency keys as docs/operations.md tells a client to: each create is
 /// sent again with its key until it is acknowledged, after `Retry-After` on a 429 or a 503 and
 /// after a short pause on a 409 (its twin still in flight) or a connection error. Each client
 /// waits [`PACE`] between creates, so together they stay under the shipped per-user rate limit

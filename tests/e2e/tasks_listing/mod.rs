@@ -61,7 +61,7 @@ fn sorted(titles: &[&str]) -> Vec<String> {
 
 /// `GET /api/v1/tasks?{query}`: the status, the content type and the body (JSON when it
 /// parses, else the text as a JSON string). Walking every sort page by page is more than a
-/// user's burst, so this waits out a 429 as the README tells clients to.
+/// user's burst, so this waits out a 429 as docs/operations.md tells clients to.
 async fn get_list(app: &TestApp, user: &TestUser, query: &str) -> (u16, String, Value) {
     let response = send_waiting_out_429(app.request(Method::GET, &format!("/api/v1/tasks?{query}"), user)).await;
     let status = response.status().as_u16();
