@@ -1,5 +1,6 @@
 //! Conversations, messages and the rules for writing them.
 
+use crate::task::input::Title;
 use crate::validation::{NUL_MESSAGE, ValidationErrors, find_nul, no_nul};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,28 +23,30 @@ pub struct Conversation {
     pub version: i32,
 }
 
-/// A new conversation: an optional title of 1–200 characters after trimming.
-#[derive(Clone, Debug, PartialEq, Validate)]
+/// A new conversation: an optional [`Title`].
+#[derive(Clone, Debug, PartialEq)]
 pub struct NewConversation {
-    #[validate(
-        length(min = 1, max = 200, message = "must have 1 to 200 characters after trimming"),
-        custom(function = "no_nul")
-    )]
-    title: Option<String>,
+    title: Option<Title>,
 }
 
 impl NewConversation {
     pub fn parse(title: Option<String>) -> Result<Self, ValidationErrors> {
-        let new = Self { title: title.map(|t| t.trim().to_owned()) };
-        new.validate().map_err(ValidationErrors::from)?;
-        Ok(new)
+        let mut errors = ValidationErrors::new();
+        let title = match title.map(|t| Title::parse(&t)) {
+            Some(Err(broken)) => {
+                broken.report("title", &mut errors);
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        errors.into_result(Self { title })
     }
 
     pub fn into_conversation(self, user: &crate::UserId, id: Uuid, now: DateTime<Utc>) -> Conversation {
         Conversation {
             id,
             user_id: user.clone(),
-            title: self.title,
+            title: self.title.map(Title::into_string),
             message_count: 0,
             last_message_at: None,
             created_at: now,
@@ -53,24 +56,27 @@ impl NewConversation {
     }
 }
 
-/// A change of title: `Some(None)` clears it.
-#[derive(Clone, Debug, Default, PartialEq, Validate)]
+/// A checked change of title (a [`Title`], or `null` to clear it); only
+/// [`ConversationPatch::parse`] makes one.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConversationPatch {
-    pub title: Option<Option<String>>,
+    title: Option<Option<Title>>,
 }
 
 impl ConversationPatch {
+    /// `None` leaves the title as it is, `Some(None)` clears it.
     pub fn parse(title: Option<Option<String>>) -> Result<Self, ValidationErrors> {
-        let title = title.map(|t| t.map(|t| t.trim().to_owned()));
         let mut errors = ValidationErrors::new();
-        if let Some(Some(t)) = &title {
-            if !(1..=200).contains(&t.chars().count()) {
-                errors.add("title", "length", "must have 1 to 200 characters after trimming");
-            } else if no_nul(t).is_err() {
-                errors.add("title", "format", NUL_MESSAGE);
-            }
-        }
+        let title = match title {
+            Some(Some(raw)) => Title::parse(&raw).map_err(|b| b.report("title", &mut errors)).ok().map(Some),
+            other => other.map(|_| None),
+        };
         errors.into_result(Self { title })
+    }
+
+    /// The title to set: `None` to leave it, `Some(None)` to clear it.
+    pub fn title(&self) -> Option<Option<&str>> {
+        self.title.as_ref().map(|t| t.as_ref().map(Title::as_str))
     }
 }
 
@@ -204,7 +210,10 @@ mod tests {
     #[test]
     fn titles_are_optional_trimmed_and_bounded() {
         assert!(NewConversation::parse(None).is_ok());
-        assert_eq!(NewConversation::parse(Some(" hi ".into())).expect("valid").title.as_deref(), Some("hi"));
+        assert_eq!(
+            NewConversation::parse(Some(" hi ".into())).expect("valid").title.map(Title::into_string).as_deref(),
+            Some("hi")
+        );
         assert!(NewConversation::parse(Some("  ".into())).is_err());
         assert!(NewConversation::parse(Some("é".repeat(200))).is_ok());
         assert!(NewConversation::parse(Some("é".repeat(201))).is_err());

@@ -58,7 +58,7 @@ impl ConversationService {
         if let Some(expected) = if_match.filter(|v| *v != current.version) {
             return Err(DomainError::PreconditionFailed { expected, current: current.version });
         }
-        let Some(title) = patch.title.filter(|t| *t != current.title) else {
+        let Some(title) = patch.title().map(|t| t.map(str::to_owned)).filter(|t| *t != current.title) else {
             return Ok(current);
         };
         let expected = if_match.or(Some(current.version));

@@ -47,11 +47,12 @@ impl Broken {
     }
 }
 
-/// A task's title: trimmed, 1 to [`TITLE_MAX_CHARS`] characters (not bytes), no U+0000.
+/// A task's or a conversation's title: trimmed, 1 to [`TITLE_MAX_CHARS`] characters (not
+/// bytes), no U+0000.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaskTitle(String);
+pub struct Title(String);
 
-impl TaskTitle {
+impl Title {
     pub fn parse(raw: &str) -> Result<Self, Broken> {
         let title = raw.trim();
         let mut broken = Vec::new();
@@ -178,13 +179,13 @@ mod tests {
 
     #[test]
     fn a_title_counts_characters_after_trimming_and_reports_every_broken_rule() {
-        assert_eq!(TaskTitle::parse("  hi \n").expect("valid").as_str(), "hi");
-        assert!(TaskTitle::parse(&"ü".repeat(TITLE_MAX_CHARS)).is_ok(), "characters, not bytes");
-        assert_eq!(TaskTitle::parse(&"x".repeat(TITLE_MAX_CHARS + 1)).expect_err("long").codes(), ["length"]);
-        assert_eq!(TaskTitle::parse(" \t ").expect_err("blank").codes(), ["length"]);
-        assert_eq!(TaskTitle::parse("a\0").expect_err("nul").codes(), ["format"]);
+        assert_eq!(Title::parse("  hi \n").expect("valid").as_str(), "hi");
+        assert!(Title::parse(&"ü".repeat(TITLE_MAX_CHARS)).is_ok(), "characters, not bytes");
+        assert_eq!(Title::parse(&"x".repeat(TITLE_MAX_CHARS + 1)).expect_err("long").codes(), ["length"]);
+        assert_eq!(Title::parse(" \t ").expect_err("blank").codes(), ["length"]);
+        assert_eq!(Title::parse("a\0").expect_err("nul").codes(), ["format"]);
         let both = format!("\0{}", "x".repeat(TITLE_MAX_CHARS));
-        assert_eq!(TaskTitle::parse(&both).expect_err("both").codes(), ["length", "format"]);
+        assert_eq!(Title::parse(&both).expect_err("both").codes(), ["length", "format"]);
     }
 
     #[test]

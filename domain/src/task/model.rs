@@ -1,6 +1,6 @@
 //! The task, its enumerations and the rules for creating and changing one.
 
-use super::input::{Description, DueDate, Tags, TaskTitle};
+use super::input::{Description, DueDate, Tags, Title};
 use crate::user::UserId;
 use crate::validation::ValidationErrors;
 use chrono::{DateTime, Days, Months, Utc};
@@ -145,7 +145,7 @@ pub struct NewTaskFields {
 /// A new task that has passed every rule (see [`super::input`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewTask {
-    title: TaskTitle,
+    title: Title,
     description: Option<Description>,
     status: TaskStatus,
     priority: Priority,
@@ -167,7 +167,7 @@ impl NewTask {
             }
             other => other.and_then(Result::ok),
         };
-        let title = TaskTitle::parse(&fields.title).map_err(|b| b.report("title", &mut errors)).ok();
+        let title = Title::parse(&fields.title).map_err(|b| b.report("title", &mut errors)).ok();
         let tags = Tags::parse(fields.tags.unwrap_or_default()).map_err(|e| errors.extend_prefixed("", e)).ok();
         let due_date = match fields.due_date.map(DueDate::parse) {
             Some(Err(broken)) => {
@@ -233,7 +233,7 @@ pub struct TaskPatchFields {
 /// only [`TaskPatch::parse`] makes one.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TaskPatch {
-    title: Option<TaskTitle>,
+    title: Option<Title>,
     description: Option<Option<Description>>,
     status: Option<TaskStatus>,
     priority: Option<Priority>,
@@ -253,7 +253,7 @@ impl TaskPatch {
             ..Self::default()
         };
         if let Some(title) = fields.title {
-            patch.title = TaskTitle::parse(&title).map_err(|b| b.report("title", &mut errors)).ok();
+            patch.title = Title::parse(&title).map_err(|b| b.report("title", &mut errors)).ok();
         }
         match fields.description {
             Some(Some(description)) => {
