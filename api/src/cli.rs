@@ -128,7 +128,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     tracing::info!(
         environment = settings.app.environment.as_str(),
-        database = ?settings.database.traffic_url()?,
+        database = %settings.database.traffic_url()?,
         pooled = settings.database.url_pooled.is_some(),
         "starting"
     );

@@ -1,7 +1,8 @@
 //! Logging and tracing, set up once per process.
 //!
 //! `LOG_FORMAT=pretty` writes human-readable lines, `json` one JSON object per line.
-//! `RUST_LOG` filters as usual (default: `info`). sqlx logs every statement at DEBUG and
+//! `RUST_LOG` filters as usual (default: `info`, with sqlx's pool events and PostgreSQL's
+//! notices at `warn`). sqlx logs every statement at DEBUG and
 //! statements slower than `database.slow_statement_ms` at WARN, through the `log` bridge.
 
 use infrastructure::settings::LogFormat;
@@ -23,14 +24,20 @@ pub const LOG_QUEUE_LINES: usize = 8192;
 /// what is queued when it is dropped, so the caller keeps it until the process ends.
 pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     // sqlx's acquire events feed the wait counter; they are not worth a log line by default.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx::pool::acquire=warn"));
+    // Neither are PostgreSQL's notices, which sqlx logs at INFO: the migrations' `CREATE ...
+    // IF NOT EXISTS` answer "already exists, skipping" on every start.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::pool::acquire=warn,sqlx::postgres::notice=warn"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("log-writer")
         .finish(std::io::BufWriter::new(std::io::stderr()));
     let output = match format {
-        LogFormat::Pretty => fmt::layer().with_writer(writer).boxed(),
+        // Colours only for a terminal: a file or a log collector would keep the escape codes.
+        LogFormat::Pretty => {
+            fmt::layer().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(writer).boxed()
+        }
         LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
