@@ -100,14 +100,16 @@ pub fn timestamp(
     value: Option<String>,
     errors: &mut ValidationErrors,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
-    let value = value?;
-    match chrono::DateTime::parse_from_rfc3339(&value) {
-        Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-        Err(_) => {
-            errors.add(name, "format", "must be an RFC 3339 timestamp, e.g. 2025-01-31T09:00:00Z");
-            None
-        }
+    let instant = instant(&value?);
+    if instant.is_none() {
+        errors.add(name, "format", "must be an RFC 3339 timestamp, e.g. 2025-01-31T09:00:00Z");
     }
+    instant
+}
+
+/// An RFC 3339 timestamp with any offset, as an instant; `None` when it is not one.
+pub fn instant(value: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// Reads `body` as `T` and makes it the domain's input `D`: every problem of the body, as

@@ -400,11 +400,6 @@ fn priority_counts() -> ObjectBuilder {
     counts(&Priority::ALL.map(Priority::as_str), "Tasks per priority; every priority is present.")
 }
 
-/// Parses `?due_before=` style instants.
-pub fn parse_instant(value: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value).ok().map(|t| t.with_timezone(&Utc))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -405,7 +405,7 @@ impl QueryParams for TaskListParams {
             "tag" => self.tag = input::tag_filter(&value).map_err(|b| b.report("tag", errors)).ok(),
             "q" => self.q = input::search(value).map_err(|b| b.report("q", errors)).ok().flatten(),
             "due_before" | "due_after" => {
-                let instant = match dto::parse_instant(&value) {
+                let instant = match crate::dto::body::instant(&value) {
                     Some(t) if !domain::clock::range::contains(&t) => {
                         errors.add(name, "range", format!("must be between {}", domain::clock::range::DESCRIPTION));
                         None

@@ -96,6 +96,13 @@ pub(crate) trait Record: Sized {
 #[macro_export]
 #[doc(hidden)]
 macro_rules! record {
+    // The fields, each from the column at the next of `at`'s positions (one per column; a
+    // missing one reads as out of bounds).
+    (@read $row:ident, $at:ident, $($field:ident),*) => {{
+        use ::sea_orm::sqlx::Row as _;
+        let mut at = $at.iter().copied();
+        Ok(Self { $($field: $row.try_get(at.next().unwrap_or(usize::MAX))?,)* })
+    }};
     ($(#[$meta:meta])* $vis:vis struct $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$meta])*
         $vis struct $name {
@@ -109,19 +116,14 @@ macro_rules! record {
                 row: &::sea_orm::sqlx::postgres::PgRow,
                 at: &[usize],
             ) -> ::std::result::Result<Self, ::sea_orm::sqlx::Error> {
-                use ::sea_orm::sqlx::Row as _;
-                // `at` holds one position per column; a missing one reads as out of bounds.
-                let mut at = at.iter().copied();
-                Ok(Self { $($field: row.try_get(at.next().unwrap_or(usize::MAX))?,)* })
+                $crate::record!(@read row, at, $($field),*)
             }
 
             fn from_sqlite(
                 row: &::sea_orm::sqlx::sqlite::SqliteRow,
                 at: &[usize],
             ) -> ::std::result::Result<Self, ::sea_orm::sqlx::Error> {
-                use ::sea_orm::sqlx::Row as _;
-                let mut at = at.iter().copied();
-                Ok(Self { $($field: row.try_get(at.next().unwrap_or(usize::MAX))?,)* })
+                $crate::record!(@read row, at, $($field),*)
             }
         }
     };
@@ -137,45 +139,42 @@ trait Driver: sqlx::Database {
     fn position(row: &Self::Row, name: &str) -> sqlx::Result<usize>;
 }
 
-impl Driver for Postgres {
-    fn fetch(conn: &mut Self::Connection, sql: String, values: SqlxValues) -> BoxStream<'_, sqlx::Result<PgRow>> {
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), values).fetch(conn)
-    }
+/// The same calls for both backends: `sqlx::query_with` and `Row` are generic, only the row
+/// type and the record's reader differ.
+macro_rules! driver {
+    ($database:ty, $row:ty, $read:ident) => {
+        impl Driver for $database {
+            fn fetch(
+                conn: &mut Self::Connection,
+                sql: String,
+                values: SqlxValues,
+            ) -> BoxStream<'_, sqlx::Result<$row>> {
+                sqlx::query_with(sqlx::AssertSqlSafe(sql), values).fetch(conn)
+            }
 
-    fn execute(conn: &mut Self::Connection, sql: String, values: SqlxValues) -> BoxFuture<'_, sqlx::Result<u64>> {
-        Box::pin(
-            async move { Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql), values).execute(conn).await?.rows_affected()) },
-        )
-    }
+            fn execute(
+                conn: &mut Self::Connection,
+                sql: String,
+                values: SqlxValues,
+            ) -> BoxFuture<'_, sqlx::Result<u64>> {
+                Box::pin(async move {
+                    Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql), values).execute(conn).await?.rows_affected())
+                })
+            }
 
-    fn decode<R: Record>(row: &PgRow, at: &[usize]) -> sqlx::Result<R> {
-        R::from_postgres(row, at)
-    }
+            fn decode<R: Record>(row: &$row, at: &[usize]) -> sqlx::Result<R> {
+                R::$read(row, at)
+            }
 
-    fn position(row: &PgRow, name: &str) -> sqlx::Result<usize> {
-        row.try_column(name).map(sqlx::Column::ordinal)
-    }
+            fn position(row: &$row, name: &str) -> sqlx::Result<usize> {
+                row.try_column(name).map(sqlx::Column::ordinal)
+            }
+        }
+    };
 }
 
-impl Driver for Sqlite {
-    fn fetch(conn: &mut Self::Connection, sql: String, values: SqlxValues) -> BoxStream<'_, sqlx::Result<SqliteRow>> {
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), values).fetch(conn)
-    }
-
-    fn execute(conn: &mut Self::Connection, sql: String, values: SqlxValues) -> BoxFuture<'_, sqlx::Result<u64>> {
-        Box::pin(
-            async move { Ok(sqlx::query_with(sqlx::AssertSqlSafe(sql), values).execute(conn).await?.rows_affected()) },
-        )
-    }
-
-    fn decode<R: Record>(row: &SqliteRow, at: &[usize]) -> sqlx::Result<R> {
-        R::from_sqlite(row, at)
-    }
-
-    fn position(row: &SqliteRow, name: &str) -> sqlx::Result<usize> {
-        row.try_column(name).map(sqlx::Column::ordinal)
-    }
-}
+driver!(Postgres, PgRow, from_postgres);
+driver!(Sqlite, SqliteRow, from_sqlite);
 
 /// A statement's SQL and its values, as sqlx binds them.
 fn parts(statement: Statement) -> (String, SqlxValues) {
@@ -237,6 +236,25 @@ async fn execute_on<D: Driver>(conn: &mut D::Connection, statement: Statement) -
     affected.map_err(DbError::Statement)
 }
 
+/// Runs `$body` on a connection checked out of `$pool` for it alone, with `$D` the backend's
+/// [`Driver`]; a failed checkout is [`DbError::Connect`].
+macro_rules! with_connection {
+    ($pool:expr, |$conn:ident, $D:ident| $body:expr) => {
+        match $pool {
+            Pool::Postgres(pool) => {
+                type $D = Postgres;
+                let mut $conn = pool.acquire().await.map_err(DbError::Connect)?;
+                $body
+            }
+            Pool::Sqlite(pool) => {
+                type $D = Sqlite;
+                let mut $conn = pool.acquire().await.map_err(DbError::Connect)?;
+                $body
+            }
+        }
+    };
+}
+
 /// A pool of either backend: each statement checks a connection out for itself alone.
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {
@@ -287,45 +305,20 @@ impl Pool {
         statement: Statement,
         enough: impl FnMut(&[R]) -> bool,
     ) -> Result<(Vec<R>, bool), DbError> {
-        match self {
-            Self::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(DbError::Connect)?;
-                fetch_on::<Postgres, R>(&mut conn, statement, enough).await
-            }
-            Self::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(DbError::Connect)?;
-                fetch_on::<Sqlite, R>(&mut conn, statement, enough).await
-            }
-        }
+        with_connection!(self, |conn, D| fetch_on::<D, R>(&mut conn, statement, enough).await)
     }
 
     /// Runs a statement that returns no rows; the number of rows it affected.
     pub(crate) async fn execute(&self, statement: Statement) -> Result<u64, DbError> {
-        match self {
-            Self::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(DbError::Connect)?;
-                execute_on::<Postgres>(&mut conn, statement).await
-            }
-            Self::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(DbError::Connect)?;
-                execute_on::<Sqlite>(&mut conn, statement).await
-            }
-        }
+        with_connection!(self, |conn, D| execute_on::<D>(&mut conn, statement).await)
     }
 
     /// Runs `SELECT 1` in the simple protocol: whether the database answers.
     pub(crate) async fn ping(&self) -> Result<(), DbError> {
         let started = Instant::now();
-        let outcome = match self {
-            Self::Postgres(pool) => {
-                let mut conn = pool.acquire().await.map_err(DbError::Connect)?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe("SELECT 1")).execute(&mut *conn).await.map(drop)
-            }
-            Self::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.map_err(DbError::Connect)?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe("SELECT 1")).execute(&mut *conn).await.map(drop)
-            }
-        };
+        let outcome = with_connection!(self, |conn, _D| {
+            sqlx::raw_sql(sqlx::AssertSqlSafe("SELECT 1")).execute(&mut *conn).await.map(drop)
+        });
         statements::record_statement(started.elapsed());
         outcome.map_err(DbError::Statement)
     }

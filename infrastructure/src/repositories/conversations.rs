@@ -255,17 +255,6 @@ impl SeaConversationRepository {
         }
         Ok(Some((rows, cut)))
     }
-
-    /// The user's conversation with this id, read on the primary (for a write's outcome).
-    async fn find_on_primary(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
-        let found = self
-            .guard
-            .run(Safety::Read, |_| {
-                self.pool.fetch_optional::<ConversationRow>(find_select(user, id).build(self.backend()))
-            })
-            .await?;
-        found.map(Conversation::try_from).transpose()
-    }
 }
 
 #[async_trait::async_trait]
@@ -311,7 +300,13 @@ impl ConversationRepository for SeaConversationRepository {
 
     #[tracing::instrument(level = "debug", skip(self), fields(user = %user))]
     async fn find_for_update(&self, user: &UserId, id: Uuid) -> Result<Option<Conversation>, RepositoryError> {
-        self.find_on_primary(user, id).await
+        let found = self
+            .guard
+            .run(Safety::Read, |_| {
+                self.pool.fetch_optional::<ConversationRow>(find_select(user, id).build(self.backend()))
+            })
+            .await?;
+        found.map(Conversation::try_from).transpose()
     }
 
     #[tracing::instrument(level = "debug", skip(self, query), fields(user = %user, limit = query.limit))]
