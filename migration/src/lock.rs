@@ -22,6 +22,11 @@ pub struct MigrationLock {
 impl MigrationLock {
     /// Prepares the session for migrating and waits for the lock.
     ///
+    /// It waits by trying again (every 50 ms, backing off to 1 s), not in `pg_advisory_lock`:
+    /// a session blocked in a statement holds a snapshot, which a `CREATE INDEX CONCURRENTLY`
+    /// run by the lock's holder waits for, while the blocked session waits for the holder:
+    /// a deadlock, seen with four migrators started at once.
+    ///
     /// The session drops any role or database default `statement_timeout` (the service sets
     /// one for request traffic), so neither a long migration nor the wait for the lock is
     /// cancelled half way. On SQLite, which has a single writer anyway, this does nothing.
@@ -30,13 +35,22 @@ impl MigrationLock {
             return Ok(Self { held: false });
         }
         db.execute_unprepared("SET statement_timeout = 0").await?;
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_lock($1)",
-            [MIGRATION_LOCK_KEY.into()],
-        ))
-        .await?;
-        Ok(Self { held: true })
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_try_advisory_lock($1) AS held",
+                    [MIGRATION_LOCK_KEY.into()],
+                ))
+                .await?
+                .ok_or_else(|| DbErr::Custom("pg_try_advisory_lock returned no row".into()))?;
+            if row.try_get::<bool>("", "held")? {
+                return Ok(Self { held: true });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(1));
+        }
     }
 
     /// Releases the lock on the same session that took it.

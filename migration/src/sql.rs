@@ -26,3 +26,16 @@ impl BackendSql {
         Ok(())
     }
 }
+
+/// Executes each statement on its own: what has to run outside a transaction (a
+/// `CREATE INDEX CONCURRENTLY`) may not share a multi-statement call, which PostgreSQL runs
+/// as one implicit transaction.
+pub(crate) async fn run_each<'a>(
+    manager: &SchemaManager<'_>,
+    statements: impl IntoIterator<Item = &'a str>,
+) -> Result<(), DbErr> {
+    for statement in statements {
+        manager.get_connection().execute_unprepared(statement).await?;
+    }
+    Ok(())
+}

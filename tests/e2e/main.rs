@@ -19,6 +19,7 @@ mod limits;
 mod migrations;
 mod openapi;
 mod operations;
+mod plans;
 mod replica;
 mod resilience;
 mod schema;

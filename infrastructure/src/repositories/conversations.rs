@@ -37,6 +37,22 @@ impl SeaConversationRepository {
         Self { pool: database.pool().clone(), guard: database.guard().clone(), replica: database.replica() }
     }
 
+    /// The statements of a page of conversations and of a page of messages, as sent: what
+    /// a test runs `EXPLAIN` on to hold the list queries to their indexes.
+    #[doc(hidden)]
+    pub fn page_statements(
+        &self,
+        user: &UserId,
+        conversations: &ConversationListQuery,
+        conversation_id: Uuid,
+        messages: &MessageListQuery,
+    ) -> [Statement; 2] {
+        [
+            list_statement(self.backend(), user, conversations),
+            messages_statement(self.backend(), user, conversation_id, messages),
+        ]
+    }
+
     fn backend(&self) -> DbBackend {
         self.pool.backend()
     }
@@ -49,6 +65,47 @@ fn owned(user: &UserId, id: Uuid) -> sea_orm::Condition {
 /// The user's conversation with this id.
 fn find_select(user: &UserId, id: Uuid) -> Select<conversation::Entity> {
     records::select::<conversation::Entity, ConversationRow>().filter(owned(user, id)).limit(1)
+}
+
+/// A page of the user's conversations, most recently updated first.
+fn list_statement(backend: DbBackend, user: &UserId, query: &ConversationListQuery) -> Statement {
+    let mut select = records::select::<conversation::Entity, ConversationRow>()
+        .filter(conversation::Column::UserId.eq(user.as_ref()));
+    if let Some(after) = query.after {
+        let row = Expr::tuple([
+            Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
+            Expr::col((conversation::Entity, conversation::Column::Id)),
+        ]);
+        select = select.filter(row.lt(Expr::tuple([Expr::val(after.updated_at), Expr::val(after.id)])));
+    }
+    select
+        .order_by(conversation::Column::UpdatedAt, Order::Desc)
+        .order_by(conversation::Column::Id, Order::Desc)
+        .limit(query.limit + 1)
+        .build(backend)
+}
+
+/// A page of a conversation's messages, if the user owns it: ownership is checked in the
+/// same statement; only an empty page costs a second one.
+fn messages_statement(backend: DbBackend, user: &UserId, conversation_id: Uuid, query: &MessageListQuery) -> Statement {
+    let order = if query.order == MessageOrder::Asc { Order::Asc } else { Order::Desc };
+    let mut select = records::select::<message::Entity, MessageRow>()
+        .inner_join(conversation::Entity)
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(conversation::Column::UserId.eq(user.as_ref()));
+    if let Some(after) = query.after {
+        let row = Expr::tuple([
+            Expr::col((message::Entity, message::Column::CreatedAt)),
+            Expr::col((message::Entity, message::Column::Id)),
+        ]);
+        let position = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
+        select = select.filter(if query.order == MessageOrder::Asc { row.gt(position) } else { row.lt(position) });
+    }
+    select
+        .order_by(message::Column::CreatedAt, order.clone())
+        .order_by(message::Column::Id, order)
+        .limit(query.limit + 1)
+        .build(backend)
 }
 
 /// The message with this id, as a [`MessageRow`].
@@ -216,25 +273,7 @@ impl SeaConversationRepository {
         conversation_id: Uuid,
         query: &MessageListQuery,
     ) -> Result<Option<(Vec<MessageRow>, bool)>, DbError> {
-        let order = if query.order == MessageOrder::Asc { Order::Asc } else { Order::Desc };
-        // Ownership is checked in the same statement; only an empty page costs a second one.
-        let mut select = records::select::<message::Entity, MessageRow>()
-            .inner_join(conversation::Entity)
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(conversation::Column::UserId.eq(user.as_ref()));
-        if let Some(after) = query.after {
-            let row = Expr::tuple([
-                Expr::col((message::Entity, message::Column::CreatedAt)),
-                Expr::col((message::Entity, message::Column::Id)),
-            ]);
-            let position = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
-            select = select.filter(if query.order == MessageOrder::Asc { row.gt(position) } else { row.lt(position) });
-        }
-        let statement = select
-            .order_by(message::Column::CreatedAt, order.clone())
-            .order_by(message::Column::Id, order)
-            .limit(query.limit + 1)
-            .build(db.backend());
+        let statement = messages_statement(db.backend(), user, conversation_id, query);
         // Messages may be 100,000 characters each: reading stops at a page's worth of text,
         // with at least two rows held, so the page cut from them has one row and knows that
         // more remain.
@@ -316,20 +355,7 @@ impl ConversationRepository for SeaConversationRepository {
         query: &ConversationListQuery,
     ) -> Result<Page<Conversation, ConversationCursor>, RepositoryError> {
         let rows = read(&self.guard, &self.pool, self.replica.as_ref(), |db| {
-            let mut select = records::select::<conversation::Entity, ConversationRow>()
-                .filter(conversation::Column::UserId.eq(user.as_ref()));
-            if let Some(after) = query.after {
-                let row = Expr::tuple([
-                    Expr::col((conversation::Entity, conversation::Column::UpdatedAt)),
-                    Expr::col((conversation::Entity, conversation::Column::Id)),
-                ]);
-                select = select.filter(row.lt(Expr::tuple([Expr::val(after.updated_at), Expr::val(after.id)])));
-            }
-            let select = select
-                .order_by(conversation::Column::UpdatedAt, Order::Desc)
-                .order_by(conversation::Column::Id, Order::Desc)
-                .limit(query.limit + 1)
-                .build(self.backend());
+            let select = list_statement(self.backend(), user, query);
             async move { db.fetch_all::<ConversationRow>(select).await }
         })
         .await?;

@@ -111,6 +111,12 @@ fn overdue(now: DateTime<Utc>) -> SimpleExpr {
         .and(task::Column::DeletedAt.is_null())
 }
 
+/// What a page of tasks sends: see [`SeaTaskRepository::page_statement`].
+enum PageStatement {
+    One(Statement),
+    DatedThenUndated { dated: Statement, undated: Box<Select<task::Entity>> },
+}
+
 impl SeaTaskRepository {
     fn backend(&self) -> DbBackend {
         self.pool.backend()
@@ -205,24 +211,20 @@ impl SeaTaskRepository {
         self.ordered(select, task::Column::DueDate, order, limit)
     }
 
-    /// One page of rows in the query's order: one statement, two at the dated/undated seam of
-    /// the due-date order. The statements are built before anything is awaited, so the
-    /// future of a page stays small (it is moved into the guard's retry and a box per call).
-    async fn page_rows(
-        &self,
-        db: &Pool,
-        user: &UserId,
-        query: &TaskListQuery,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<TaskRow>, DbError> {
+    /// The statement of one page in the query's order; at the dated/undated seam of the
+    /// due-date order, the statement of the dated rows and the query of the undated ones that
+    /// may follow them.
+    fn page_statement(&self, user: &UserId, query: &TaskListQuery, now: DateTime<Utc>) -> PageStatement {
         let select = self.filtered(user, &query.filter, now);
         let direction = query.sort.direction;
         // One row more than the page tells whether another page follows.
         let want = query.limit + 1;
-        let statement = match query.sort.field {
+        match query.sort.field {
             SortField::DueDate => match query.after.map(|c| (c.key, c.id)) {
                 // Past the dated rows already: only undated ones remain.
-                Some((CursorKey::NoDueDate, id)) => self.undated_page(select, direction, Some(id), want),
+                Some((CursorKey::NoDueDate, id)) => {
+                    PageStatement::One(self.undated_page(select, direction, Some(id), want))
+                }
                 after => {
                     let after = match after {
                         Some((CursorKey::Time(t), id)) => Some((Expr::val(t), id)),
@@ -230,7 +232,7 @@ impl SeaTaskRepository {
                     };
                     let dated = select.clone().filter(task::Column::DueDate.is_not_null());
                     let dated = self.keyset_page(dated, task::Column::DueDate, direction, after, want);
-                    return Box::pin(self.dated_then_undated(db, dated, select, direction, want)).await;
+                    PageStatement::DatedThenUndated { dated, undated: Box::new(select) }
                 }
             },
             field => {
@@ -244,7 +246,38 @@ impl SeaTaskRepository {
                     CursorKey::Rank(r) => Some((Expr::val(r), c.id)),
                     CursorKey::NoDueDate => None,
                 });
-                self.keyset_page(select, column, direction, after, want)
+                PageStatement::One(self.keyset_page(select, column, direction, after, want))
+            }
+        }
+    }
+
+    /// Every statement a page of `query` may send, as sent (the undated rows' for a whole
+    /// page): what a test runs `EXPLAIN` on to hold the list queries to their indexes.
+    #[doc(hidden)]
+    pub fn page_statements(&self, user: &UserId, query: &TaskListQuery, now: DateTime<Utc>) -> Vec<Statement> {
+        match self.page_statement(user, query, now) {
+            PageStatement::One(statement) => vec![statement],
+            PageStatement::DatedThenUndated { dated, undated } => {
+                vec![dated, self.undated_page(*undated, query.sort.direction, None, query.limit + 1)]
+            }
+        }
+    }
+
+    /// One page of rows in the query's order: one statement, two at the dated/undated seam of
+    /// the due-date order. The statements are built before anything is awaited, so the
+    /// future of a page stays small (it is moved into the guard's retry and a box per call).
+    async fn page_rows(
+        &self,
+        db: &Pool,
+        user: &UserId,
+        query: &TaskListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TaskRow>, DbError> {
+        let statement = match self.page_statement(user, query, now) {
+            PageStatement::One(statement) => statement,
+            PageStatement::DatedThenUndated { dated, undated } => {
+                let want = query.limit + 1;
+                return Box::pin(self.dated_then_undated(db, dated, *undated, query.sort.direction, want)).await;
             }
         };
         db.fetch_all(statement).await
