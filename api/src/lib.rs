@@ -10,6 +10,7 @@ pub mod drain;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod json_log;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

@@ -1,12 +1,19 @@
-//! Request ids, and the guarantee that every response is shaped by the API's rules.
+//! Request ids, the request log line, and the guarantee that every response is shaped by the
+//! API's rules.
 //!
 //! The outermost middleware takes the client's `X-Request-Id` when it is 1–200 visible ASCII
-//! characters, else makes one (a UUID v7). It sets it on the tracing span, makes it
-//! available to error rendering while the request is handled, and puts it on every
-//! response. A 4xx/5xx that an inner layer answered without a problem body (actix's own
-//! 404 and 405, for instance) is replaced by the matching problem, so every error has one
-//! shape. JSON error bodies are left alone: they are problems, or the health probes'
-//! documented `{"status": "unhealthy", ...}`.
+//! characters, else makes one (a UUID v7). It makes the request's [`Context`] (id, method,
+//! path, and the route template once `telemetry::request_log` has looked it up) current while
+//! the request is handled, for error rendering and for every log line written meanwhile, and
+//! puts the id on every response. A 4xx/5xx that an inner layer answered without a problem
+//! body (actix's own 404 and 405, for instance) is replaced by the matching problem, so every
+//! error has one shape. JSON error bodies are left alone: they are problems, or the health
+//! probes' documented `{"status": "unhealthy", ...}`.
+//!
+//! The context is a task-local, not a tracing span: a span costs its registration, its
+//! fields' formatting and an enter and exit on every poll, which together came to a quarter
+//! of a GET's work; the JSON log lines (`crate::json_log`) show the context as the span they
+//! used to show.
 //!
 //! It also sets the headers OWASP's REST security cheat sheet asks of an API on every
 //! response: `X-Content-Type-Options: nosniff`, `Content-Security-Policy: frame-ancestors
@@ -14,26 +21,47 @@
 //! so no shared cache or browser keeps one user's data.
 
 use crate::error::ApiError;
+use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError};
+use std::rc::Rc;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request being handled, as its log lines show it.
+#[derive(Debug)]
+pub struct Context {
+    pub id: String,
+    pub method: Method,
+    pub path: String,
+    /// The route template (`/api/v1/tasks/{id}`, `unmatched` when no route matched), set
+    /// by `telemetry::request_log` when request lines are logged (finding it costs a walk of
+    /// the routes).
+    pub route: std::cell::OnceCell<String>,
+}
+
 tokio::task_local! {
-    static CURRENT: String;
+    static CURRENT: Rc<Context>;
 }
 
 /// The request id of the request being handled ("" outside of one).
 pub fn current() -> String {
-    CURRENT.try_with(Clone::clone).unwrap_or_default()
+    CURRENT.try_with(|c| c.id.clone()).unwrap_or_default()
 }
 
-/// The id stored on each request, for handlers and the tracing span.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
+/// Runs `f` as if handling the request of `context`.
+#[cfg(test)]
+pub(crate) fn in_context<R>(context: Context, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(Rc::new(context), f)
+}
+
+/// Runs `f` with the request being handled, if any.
+pub fn with_current<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
+    CURRENT.try_with(|c| f(c)).ok()
+}
 
 fn accept(value: &HeaderValue) -> Option<String> {
     let bytes = value.as_bytes();
@@ -48,8 +76,14 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = req.headers().get(&HEADER).and_then(accept).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let private = is_private(req.path());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let outcome = CURRENT.scope(id.clone(), next.call(req)).await;
+    let context = Rc::new(Context {
+        id,
+        method: req.method().clone(),
+        path: req.path().to_owned(),
+        route: std::cell::OnceCell::new(),
+    });
+    let outcome = CURRENT.scope(context.clone(), next.call(req)).await;
+    let id = &context.id;
     match outcome {
         Ok(res) => {
             let mut res = res.map_into_boxed_body();
@@ -61,7 +95,7 @@ pub async fn middleware(
             });
             if res.status().as_u16() >= 400 && !is_json {
                 let mut response =
-                    CURRENT.sync_scope(id.clone(), || ApiError::for_status(res.status()).error_response());
+                    CURRENT.sync_scope(context.clone(), || ApiError::for_status(res.status()).error_response());
                 // A 405's `Allow` (RFC 9110 requires it) names what the path does support.
                 if let Some(allow) = res.headers().get(header::ALLOW) {
                     response.headers_mut().insert(header::ALLOW, allow.clone());
@@ -69,7 +103,7 @@ pub async fn middleware(
                 let (req, _) = res.into_parts();
                 res = ServiceResponse::new(req, response);
             }
-            if let Ok(value) = HeaderValue::from_str(&id) {
+            if let Ok(value) = HeaderValue::from_str(id) {
                 res.headers_mut().insert(HEADER, value);
             }
             let private = is_private(res.request().path());
@@ -83,8 +117,8 @@ pub async fn middleware(
         }
         // An error that escaped every handler: answer it in the same shape, with the id.
         Err(error) => {
-            let mut response = CURRENT.sync_scope(id.clone(), || error.error_response());
-            if let Ok(value) = HeaderValue::from_str(&id) {
+            let mut response = CURRENT.sync_scope(context.clone(), || error.error_response());
+            if let Ok(value) = HeaderValue::from_str(id) {
                 response.headers_mut().insert(HEADER, value);
             }
             secure(response.headers_mut(), private);

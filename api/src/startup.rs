@@ -21,7 +21,6 @@ use infrastructure::{Database, Settings};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
-use tracing_actix_web::TracingLogger;
 
 /// Connections the kernel may hold for the server before it accepts them (capped by
 /// `net.core.somaxconn`, 4096 by default).
@@ -231,7 +230,7 @@ fn run(
             // requests costs no log line each; CORS sits outside them, so a browser can read a
             // 429 or 503; the request id wraps everything, so every answer has one.
             .wrap(from_fn(server_timing::middleware))
-            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+            .wrap(from_fn(crate::telemetry::request_log))
             .wrap(from_fn(crate::limits::middleware))
             .wrap(from_fn(crate::metrics::middleware))
             .wrap(Condition::new(!origins.is_empty(), crate::cors::cors(&origins)))

@@ -36,13 +36,13 @@ pub fn init(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let output = match format {
         // Colours only for a terminal: a file or a log collector would keep the escape codes.
         LogFormat::Pretty => {
+            REQUEST_SPANS.store(true, std::sync::atomic::Ordering::Relaxed);
             fmt::layer().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(writer).boxed()
         }
+        // tracing-subscriber's JSON shape, written without re-parsing span fields per line.
         LogFormat::Json => fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(crate::json_log::JsonMembers)
+            .event_format(crate::json_log::JsonLines)
             .with_writer(writer)
             .boxed(),
     };
@@ -70,48 +70,50 @@ fn never_shown() -> Targets {
         .with_target("actix_http::h1::dispatcher", LevelFilter::OFF)
 }
 
-/// The root span of every request: method, route template, path, status and the request id
-/// that `X-Request-Id` carries (tracing-actix-web's default span would make up its own).
-/// Each request ends with one INFO line, `request completed`, inside that span.
-#[derive(Debug)]
-pub struct RequestSpan;
+/// Whether requests open a tracing span: only for the pretty format, which shows spans and
+/// not the request context (`request_id::Context`) the JSON lines show.
+static REQUEST_SPANS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-impl tracing_actix_web::RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
-        use actix_web::HttpMessage;
-        // The fields cost allocations; with INFO off there is no span to fill.
-        if !tracing::enabled!(target: "api::request", tracing::Level::INFO) {
-            return tracing::Span::none();
-        }
-        let id = request.extensions().get::<crate::request_id::RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        tracing::info_span!(
-            target: "api::request",
-            "request",
-            http.method = %request.method(),
-            http.route = %route,
-            http.target = %request.path(),
-            request_id = %id,
-            http.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
-        )
-    }
+pub(crate) fn request_spans() -> bool {
+    REQUEST_SPANS.load(std::sync::atomic::Ordering::Relaxed)
+}
 
-    fn on_request_end<B: actix_web::body::MessageBody>(
-        span: tracing::Span,
-        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
-    ) {
-        let status = match outcome {
-            Ok(response) => response.status().as_u16(),
-            Err(error) => error.as_response_error().status_code().as_u16(),
-        };
-        let _entered = span.enter();
-        tracing::info!(target: "api::request", status, "request completed");
-        drop(_entered);
-        <tracing_actix_web::DefaultRootSpanBuilder as tracing_actix_web::RootSpanBuilder>::on_request_end(
-            span, outcome,
-        );
+/// Ends every request that got past the limits with one INFO line, `request completed`, with
+/// its status, inside the request's context (method, route template, path and the id that
+/// `X-Request-Id` carries). Requests refused by the limits are counted, not logged one by one
+/// (see `limits`).
+pub async fn request_log(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
+    // The route costs a walk of the routes; with INFO off there is no line to fill.
+    if !tracing::enabled!(target: "api::request", tracing::Level::INFO) {
+        return next.call(req).await;
     }
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let span = crate::request_id::with_current(|context| {
+        let _ = context.route.set(route);
+        if request_spans() { request_span(context) } else { tracing::Span::none() }
+    })
+    .unwrap_or_else(tracing::Span::none);
+    let outcome = next.call(req).instrument(span.clone()).await;
+    let status = match &outcome {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.as_response_error().status_code().as_u16(),
+    };
+    span.in_scope(|| tracing::info!(target: "api::request", status, "request completed"));
+    outcome
+}
+
+/// The span of a request for the pretty format.
+fn request_span(context: &crate::request_id::Context) -> tracing::Span {
+    tracing::info_span!(
+        target: "api::request",
+        "request",
+        http.method = %context.method,
+        http.route = context.route.get().map_or("", String::as_str),
+        http.target = context.path.as_str(),
+        request_id = context.id.as_str(),
+    )
 }
