@@ -283,7 +283,8 @@ impl<DB: Database> PoolInner<DB> {
                             // If so, we're likely in the current-thread runtime if it's Tokio,
                             // and so we should yield to let any spawned return_to_pool() tasks
                             // execute.
-                            crate::rt::yield_now().await;
+                            // PATCHED (vendor/README.md, patch 6): upstream's unconditional yield.
+                            crate::rt::yield_to_runtime().await;
                             continue;
                         }
                     };
@@ -571,7 +572,8 @@ fn spawn_maintenance_tasks<DB: Database>(pool: &Arc<PoolInner<DB>>) {
                         crate::rt::sleep(duration).await;
                     } else {
                         // `next_run` is in the past, just yield.
-                        crate::rt::yield_now().await;
+                        // PATCHED (vendor/README.md, patch 6): upstream's unconditional yield.
+                        crate::rt::yield_to_runtime().await;
                     }
                 }
             })

@@ -114,7 +114,23 @@ where
     }
 }
 
+// PATCHED (vendor/README.md, patch 6): on tokio, yields only once the task's cooperative budget
+// is spent (tokio's `consume_budget`), not on every call. Its one caller outside this crate is
+// sqlx-postgres's SCRAM `hi()`, which calls it every 5 of its 4,096 PBKDF2 rounds: 819 trips
+// through the scheduler per new connection, each polling the I/O driver and then the whole
+// connect future again. With the budget (128 units a poll) that is about 6 yields, one every
+// ~640 rounds. The pool's own loops keep upstream's unconditional yield, `yield_to_runtime`.
 pub async fn yield_now() {
+    #[cfg(feature = "_rt-tokio")]
+    if rt_tokio::available() {
+        return tokio::task::coop::consume_budget().await;
+    }
+
+    yield_to_runtime().await
+}
+
+/// Upstream's `yield_now`: always yields (PATCHED, vendor/README.md, patch 6).
+pub(crate) async fn yield_to_runtime() {
     #[cfg(feature = "_rt-tokio")]
     if rt_tokio::available() {
         return tokio::task::yield_now().await;

@@ -103,6 +103,19 @@ where
     ))]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
 
+    // PATCHED (vendor/README.md, patch 7): P-256 first. rustls sends a key share for the first
+    // group only, X25519 by default; PostgreSQL up to 17 accepts the one curve of its
+    // `ssl_ecdh_curve` (P-256, `prime256v1`, by default), so every handshake took a
+    // HelloRetryRequest: a round trip and a second key generation. Every TLS 1.3 server must
+    // support P-256 (RFC 8446, 9.1); the other groups are still offered, in their order.
+    let provider = {
+        let mut provider = Arc::unwrap_or_clone(provider);
+        provider
+            .kx_groups
+            .sort_by_key(|group| group.name() != rustls::NamedGroup::secp256r1);
+        Arc::new(provider)
+    };
+
     // Unwrapping is safe here because we use a default provider.
     let config = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -190,6 +203,16 @@ where
 
     // Performs the TLS handshake or bails
     socket.complete_io().await?;
+
+    // PATCHED (vendor/README.md, patch 7): how the handshake went (`RUST_LOG=sqlx::tls=debug`),
+    // so that a HelloRetryRequest, a round trip more, shows up; the benchmark counts them.
+    tracing::debug!(
+        target: "sqlx::tls",
+        hello_retry = socket.state.handshake_kind()
+            == Some(rustls::HandshakeKind::FullWithHelloRetryRequest),
+        group = ?socket.state.negotiated_key_exchange_group().map(|group| group.name()),
+        "TLS handshake done"
+    );
 
     Ok(socket)
 }
