@@ -368,7 +368,7 @@ mod tests {
             id: "req-\"1\"".into(),
             method: actix_web::http::Method::GET,
             path: "/api/v1/tasks/\u{1}x".into(),
-            route: std::cell::OnceCell::from("/api/v1/tasks/{id}".to_owned()),
+            route: std::cell::OnceCell::from(std::sync::Arc::from("/api/v1/tasks/{id}")),
         };
         let lines = logged(|| {
             crate::request_id::in_context(

@@ -1,9 +1,9 @@
-//! Request ids, the request log line, and the guarantee that every response is shaped by the
-//! API's rules.
+//! Request ids, the request context of log lines, and the guarantee that every response is
+//! shaped by the API's rules.
 //!
 //! The outermost middleware takes the client's `X-Request-Id` when it is 1–200 visible ASCII
 //! characters, else makes one (a UUID v7). It makes the request's [`Context`] (id, method,
-//! path, and the route template once `telemetry::request_log` has looked it up) current while
+//! path, and the route template once `telemetry::request_log` knows it) current while
 //! the request is handled, for error rendering and for every log line written meanwhile, and
 //! puts the id on every response. A 4xx/5xx that an inner layer answered without a problem
 //! body (actix's own 404 and 405, for instance) is replaced by the matching problem, so every
@@ -38,9 +38,9 @@ pub struct Context {
     pub method: Method,
     pub path: String,
     /// The route template (`/api/v1/tasks/{id}`, `unmatched` when no route matched), set
-    /// by `telemetry::request_log` when request lines are logged (finding it costs a walk of
-    /// the routes).
-    pub route: std::cell::OnceCell<String>,
+    /// by `telemetry::request_log` once the handler has answered, when request lines are
+    /// logged: the completion line shows it, lines written during the handler do not.
+    pub route: std::cell::OnceCell<std::sync::Arc<str>>,
 }
 
 tokio::task_local! {

@@ -87,21 +87,28 @@ pub async fn request_log(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     use tracing::Instrument;
-    // The route costs a walk of the routes; with INFO off there is no line to fill.
     if !tracing::enabled!(target: "api::request", tracing::Level::INFO) {
         return next.call(req).await;
     }
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    let span = crate::request_id::with_current(|context| {
-        let _ = context.route.set(route);
-        if request_spans() { request_span(context) } else { tracing::Span::none() }
-    })
-    .unwrap_or_else(tracing::Span::none);
+    let span =
+        crate::request_id::with_current(
+            |context| {
+                if request_spans() { request_span(context) } else { tracing::Span::none() }
+            },
+        )
+        .unwrap_or_else(tracing::Span::none);
     let outcome = next.call(req).instrument(span.clone()).await;
-    let status = match &outcome {
-        Ok(response) => response.status().as_u16(),
-        Err(error) => error.as_response_error().status_code().as_u16(),
+    // The template the matched resource carries (as the metrics read it): no second walk of
+    // the routes, which `match_pattern()` would be.
+    let (status, route) = match &outcome {
+        Ok(response) => (response.status().as_u16(), crate::routes::RouteTemplate::of(response.request())),
+        Err(error) => (error.as_response_error().status_code().as_u16(), None),
     };
+    let route = route.map_or_else(|| std::sync::Arc::from("unmatched"), |t| t.0.clone());
+    span.record("http.route", &*route);
+    crate::request_id::with_current(|context| {
+        let _ = context.route.set(route);
+    });
     span.in_scope(|| tracing::info!(target: "api::request", status, "request completed"));
     outcome
 }
@@ -112,7 +119,7 @@ fn request_span(context: &crate::request_id::Context) -> tracing::Span {
         target: "api::request",
         "request",
         http.method = %context.method,
-        http.route = context.route.get().map_or("", String::as_str),
+        http.route = tracing::field::Empty,
         http.target = context.path.as_str(),
         request_id = context.id.as_str(),
     )
