@@ -19,6 +19,7 @@ mod m20261123_000004_create_idempotency_keys;
 mod m20261123_000005_add_updated_at_triggers;
 mod m20261207_000006_add_idempotency_response;
 mod m20261207_000007_index_live_tasks;
+mod m20261207_000008_index_task_search;
 mod sql;
 
 pub use lock::{MIGRATION_LOCK_KEY, MigrationLock};
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_add_updated_at_triggers::Migration),
             Box::new(m20261207_000006_add_idempotency_response::Migration),
             Box::new(m20261207_000007_index_live_tasks::Migration),
+            Box::new(m20261207_000008_index_task_search::Migration),
         ]
     }
 }

@@ -14,7 +14,9 @@ use crate::helpers::{Backend, TestDatabase, settings_for, skip};
 use chrono::{Duration, Utc};
 use domain::UserId;
 use domain::conversation::{ConversationCursor, ConversationListQuery, MessageCursor, MessageListQuery, MessageOrder};
-use domain::task::{Cursor, CursorKey, Direction, Priority, Sort, SortField, TaskFilter, TaskListQuery, TaskStatus};
+use domain::task::{
+    Cursor, CursorKey, Direction, Priority, Sort, SortField, TaskFilter, TaskListQuery, TaskRepository, TaskStatus,
+};
 use infrastructure::Database;
 use infrastructure::database::migrate::{self, MigrateCommand};
 use infrastructure::repositories::{SeaConversationRepository, SeaTaskRepository};
@@ -252,6 +254,77 @@ async fn every_list_query_walks_its_index_on_a_table_never_analysed() {
         "without the partial indexes the first page was expected to sort: {plan}"
     );
     txn.rollback().await.expect("rollback");
+    database.close().await;
+    conn.close().await.ok();
+}
+
+/// 100,000 live tasks of one user, each titled `task <i>`, beside ~11,000 of 50 small users.
+const FILL_SEARCH: &str = r#"
+INSERT INTO tasks (id, user_id, title, search_text, status, priority, tags, created_at, updated_at)
+SELECT gen_random_uuid(), CASE WHEN i % 10 = 0 THEN 'small-' || (i % 50) ELSE 'big-user' END,
+       'task ' || i, 'task ' || i, 'pending', 2, '[]'::jsonb,
+       now() - i * interval '1 second', now() - i * interval '1 second'
+FROM generate_series(1, 111112) AS i;
+ANALYZE tasks;
+"#;
+
+/// `q` is planned for its term: the trigram index finds a rare term's few rows, and a common
+/// term walks the list's own index until the page is full. One generic plan cannot be both,
+/// so a search is sent to be planned per call, as the repository says and the executor does.
+#[tokio::test]
+async fn a_search_is_planned_for_its_term_and_a_rare_one_reads_the_trigram_index() {
+    if !Backend::from_env().is_postgres() {
+        return skip("SQLite has no trigram index: its search is a scan of the user's rows");
+    }
+    let db = TestDatabase::migrated().await;
+    let settings = settings_for(&db, &[]);
+    let conn = db.connect().await;
+    conn.execute_unprepared(FILL_SEARCH).await.expect("fill and analyse");
+    let database = Database::connect_lazy(&settings.database).await.expect("pools");
+    let tasks = SeaTaskRepository::new(&database);
+    let user = UserId::parse(BIG).expect("user");
+    let now = Utc::now();
+    let search = |term: &str| TaskListQuery {
+        filter: TaskFilter { q: Some(term.to_owned()), ..Default::default() },
+        sort: Sort::default(),
+        limit: 20,
+        after: None,
+    };
+    assert!(!tasks.page_plan_cached(&search("task")), "a search must be planned for its term");
+    assert!(tasks.page_plan_cached(&TaskListQuery { filter: TaskFilter::default(), ..search("") }));
+
+    let txn = conn.begin().await.expect("begin");
+    let plan_of = |term: &'static str| {
+        let statement = tasks.page_statements(&user, &search(term), now).remove(0);
+        let txn = &txn;
+        async move {
+            let name = format!("plan_{}", Uuid::new_v4().simple());
+            txn.execute_unprepared(&format!("PREPARE {name} AS {}", statement.sql)).await.expect("prepare");
+            let plan = explain(txn, &name, &statement, "force_custom_plan").await;
+            nodes(&plan)
+                .iter()
+                .map(|n| {
+                    format!("{} {}", n["Node Type"].as_str().unwrap_or("?"), n["Index Name"].as_str().unwrap_or(""))
+                })
+                .collect::<Vec<_>>()
+                .join(" > ")
+        }
+    };
+    // One row matches "task 54321" (no other title holds it: the largest number is 111112).
+    let rare = plan_of("TASK 54321").await;
+    assert!(rare.contains("Bitmap Index Scan tasks_user_search_idx"), "a rare term: {rare}");
+    let common = plan_of("task").await;
+    assert!(
+        common.contains("Index Scan tasks_user_created_at_live_idx") && !common.contains("Sort"),
+        "a term every row holds: {common}"
+    );
+    txn.rollback().await.expect("rollback");
+
+    // The page itself, through the executor's per-call planning.
+    let page = tasks.list(&user, &search("TASK 54321"), now).await.expect("a page");
+    assert_eq!(page.items.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["task 54321"]);
+    let page = tasks.list(&user, &search("task 1111"), now).await.expect("a page");
+    assert_eq!(page.items.len(), 20, "21 of the big user's titles hold \"task 1111\": a full page");
     database.close().await;
     conn.close().await.ok();
 }

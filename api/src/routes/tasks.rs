@@ -355,8 +355,11 @@ pub struct TaskListParams {
     #[param(value_type = String, required = false, min_length = 1, max_length = 32, pattern = r"^[^\u0000]*$")]
     pub tag: Option<String>,
     /// A case-insensitive literal substring of the title or description (`%` and `_` match
-    /// themselves); at most 200 characters; empty means no filter. SQLite folds only ASCII letters
-    /// for it, PostgreSQL folds all of Unicode.
+    /// themselves; case is folded by Unicode's lowercase mapping, on every database); at most
+    /// 200 characters; empty means no filter. On PostgreSQL a term of three characters or more
+    /// is looked up in a trigram index; a shorter one (and any on SQLite) is matched by reading
+    /// the caller's tasks in list order until the page is full, which is slow for a rare term
+    /// among very many tasks.
     #[param(
         value_type = String,
         required = false,

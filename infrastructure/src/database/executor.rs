@@ -129,6 +129,41 @@ macro_rules! record {
     };
 }
 
+/// A statement, and how PostgreSQL is to plan it.
+///
+/// Statements are prepared once per connection, and after five executions PostgreSQL may
+/// switch to a generic plan, made without the values, when it looks no dearer than the custom
+/// ones. That is right for every statement whose best plan does not depend on its values, and
+/// wrong for a search: the same `LIKE` is best served by the trigram index for a rare term and
+/// by the list's own index for a common one, and the generic plan took 0.4–0.6 s for a
+/// common term where the term's own took under a millisecond (docs/database.md). A [`Query::planned_per_call`] runs
+/// in a read-only transaction that sets `plan_cache_mode = force_custom_plan` for itself
+/// (`SET LOCAL`): two round trips more than a plain statement, and safe through a
+/// transaction-mode pooler. The unnamed statement, which PostgreSQL also plans per call, is
+/// not: sqlx parses it and binds it in two exchanges, between which PgBouncer may hand the
+/// server connection to another client (pgbouncer/pgbouncer#1288).
+#[derive(Debug)]
+pub(crate) struct Query {
+    statement: Statement,
+    per_call: bool,
+}
+
+impl Query {
+    /// `statement`, planned for its values on every call.
+    pub(crate) fn planned_per_call(statement: Statement) -> Self {
+        Self { statement, per_call: true }
+    }
+}
+
+impl From<Statement> for Query {
+    fn from(statement: Statement) -> Self {
+        Self { statement, per_call: false }
+    }
+}
+
+/// How a [`Query::planned_per_call`] begins on PostgreSQL: one exchange, as a simple query.
+const BEGIN_PLANNED_PER_CALL: &str = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan";
+
 /// What the executor needs of a backend's driver; PostgreSQL's and SQLite's are the same
 /// calls on different types.
 trait Driver: sqlx::Database {
@@ -287,8 +322,8 @@ impl Pool {
     }
 
     /// Runs `statement` and reads every row: one round trip.
-    pub(crate) async fn fetch_all<R: Record>(&self, statement: Statement) -> Result<Vec<R>, DbError> {
-        Ok(self.fetch_until(statement, |_| false).await?.0)
+    pub(crate) async fn fetch_all<R: Record>(&self, query: impl Into<Query>) -> Result<Vec<R>, DbError> {
+        Ok(self.fetch_until(query, |_| false).await?.0)
     }
 
     /// The first row, if any. The statement should say `LIMIT 1`: every row is read, so that
@@ -302,10 +337,26 @@ impl Pool {
     /// the caller wants whatever the rows' sizes.
     pub(crate) async fn fetch_until<R: Record>(
         &self,
-        statement: Statement,
+        query: impl Into<Query>,
         enough: impl FnMut(&[R]) -> bool,
     ) -> Result<(Vec<R>, bool), DbError> {
-        with_connection!(self, |conn, D| fetch_on::<D, R>(&mut conn, statement, enough).await)
+        let query = query.into();
+        match self {
+            Self::Postgres(pool) if query.per_call => {
+                let started = Instant::now();
+                let begun = pool.begin_with(BEGIN_PLANNED_PER_CALL).await;
+                statements::record_statement(started.elapsed());
+                let mut txn = begun.map_err(DbError::Connect)?;
+                let rows = fetch_on::<Postgres, R>(&mut txn, query.statement, enough).await?;
+                // A read-only transaction: once the rows are read, how it ends changes nothing
+                // (a connection that fails to roll back is closed by sqlx, not reused).
+                let started = Instant::now();
+                let _ = txn.rollback().await;
+                statements::record_statement(started.elapsed());
+                Ok(rows)
+            }
+            _ => with_connection!(self, |conn, D| fetch_on::<D, R>(&mut conn, query.statement, enough).await),
+        }
     }
 
     /// Runs a statement that returns no rows; the number of rows it affected.

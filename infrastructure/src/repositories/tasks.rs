@@ -3,7 +3,7 @@
 use super::records::{self, IdempotencyRow, StatsRow, TaskRow};
 use super::{corrupt, fence, read};
 use crate::Database;
-use crate::database::executor::{DbError, Pool};
+use crate::database::executor::{DbError, Pool, Query};
 use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Utc};
@@ -263,6 +263,19 @@ impl SeaTaskRepository {
         }
     }
 
+    /// Whether a page of `query` is sent as statements the connection keeps prepared: all
+    /// but a search, which is planned for its term every time (see [`Query`]; a generic plan
+    /// of it took seconds where the term's own took a millisecond).
+    #[doc(hidden)]
+    pub fn page_plan_cached(&self, query: &TaskListQuery) -> bool {
+        query.filter.q.is_none()
+    }
+
+    /// A page's statement as [`Self::page_plan_cached`] says to send it.
+    fn page_query(&self, query: &TaskListQuery, statement: Statement) -> Query {
+        if self.page_plan_cached(query) { statement.into() } else { Query::planned_per_call(statement) }
+    }
+
     /// One page of rows in the query's order: one statement, two at the dated/undated seam of
     /// the due-date order. The statements are built before anything is awaited, so the
     /// future of a page stays small (it is moved into the guard's retry and a box per call).
@@ -277,25 +290,26 @@ impl SeaTaskRepository {
             PageStatement::One(statement) => statement,
             PageStatement::DatedThenUndated { dated, undated } => {
                 let want = query.limit + 1;
-                return Box::pin(self.dated_then_undated(db, dated, *undated, query.sort.direction, want)).await;
+                return Box::pin(self.dated_then_undated(db, query, dated, *undated, want)).await;
             }
         };
-        db.fetch_all(statement).await
+        db.fetch_all(self.page_query(query, statement)).await
     }
 
     /// The dated rows of a due-date page, then as many undated ones as the page has room for.
     async fn dated_then_undated(
         &self,
         db: &Pool,
+        query: &TaskListQuery,
         dated: Statement,
         select: Select<task::Entity>,
-        direction: Direction,
         want: u64,
     ) -> Result<Vec<TaskRow>, DbError> {
-        let mut rows = db.fetch_all(dated).await?;
+        let mut rows = db.fetch_all(self.page_query(query, dated)).await?;
         let missing = want - rows.len() as u64;
         if missing > 0 {
-            rows.extend(db.fetch_all::<TaskRow>(self.undated_page(select, direction, None, missing)).await?);
+            let undated = self.undated_page(select, query.sort.direction, None, missing);
+            rows.extend(db.fetch_all::<TaskRow>(self.page_query(query, undated)).await?);
         }
         Ok(rows)
     }

@@ -75,15 +75,9 @@ fn undated(select: Select<task::Entity>, descending: bool, after: Option<Uuid>, 
     select.order_by(task::Column::DueDate, order.clone()).order_by(task::Column::Id, order).limit(limit)
 }
 
-/// The repository's `q` filter.
+/// The repository's `q` filter (a term without `%`, `_` or `\\`).
 fn search(q: &str) -> SimpleExpr {
-    use sea_orm::sea_query::ExprTrait;
-    let pattern = format!("%{}%", q.to_lowercase());
-    let like = |column: task::Column| {
-        Func::lower(Func::coalesce([Expr::col((task::Entity, column)), Expr::val("")]))
-            .like(LikeExpr::new(pattern.clone()).escape('\\'))
-    };
-    like(task::Column::Title).or(like(task::Column::Description))
+    task::Column::SearchText.like(LikeExpr::new(format!("%{}%", q.to_lowercase())).escape('\\'))
 }
 
 /// The row `offset` rows into `select` in (`column`, id) order.
