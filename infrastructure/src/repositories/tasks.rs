@@ -631,10 +631,10 @@ impl SeaTaskRepository {
         // An expired key may be taken over once; a second conflict means another request
         // took it over at the same moment, and its record answers this one.
         // The response is known before anything is written (the task is complete), so the key
-        // row carries it from the start: the create is the key, the task and a commit. The task
-        // itself goes in `response_body` too, for instances of the build before `response`
-        // existed, which replay from it (see the migration that added `response`).
-        let legacy_body = serde_json::to_string(task).map_err(|e| DbError::Encode(Box::new(e)))?;
+        // row carries it from the start: the create is the key, the task and a commit.
+        // `response_body` (the task itself, which builds before `response` existed wrote and
+        // replayed) is no longer written: the release before this one already replays
+        // `response` (see the migration that added it).
         let status = i16::try_from(response.status).map_err(|e| DbError::Encode(Box::new(e)))?;
         for attempt in 0..2 {
             let record = idempotency_key::ActiveModel {
@@ -643,7 +643,7 @@ impl SeaTaskRepository {
                 key: Set(key.key.clone()),
                 request_hash: Set(key.request_hash.clone()),
                 response_status: Set(Some(status)),
-                response_body: Set(Some(legacy_body.clone())),
+                response_body: Set(None),
                 response: Set(Some(response.body.clone())),
                 resource_id: Set(Some(task.id)),
                 created_at: Set(task.created_at),

@@ -372,6 +372,15 @@ async fn a_replay_after_the_task_was_deleted_answers_the_first_response_and_crea
     assert_eq!(total(&app, &alice).await, 0);
 }
 
+/// The `n` column of the one row `sql` reads on the test's database.
+async fn query_one(app: &TestApp, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = app.database().expect("test database");
+    let conn = db.connect().await;
+    let row = conn.query_one_raw(Statement::from_string(db.backend(), sql)).await.expect("sql").expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
 /// Runs `sql` on the test's database behind the service's back.
 async fn behind_the_back(app: &TestApp, postgres: &str, sqlite: &str) {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -410,13 +419,24 @@ async fn a_key_stored_by_a_build_before_responses_were_kept_still_replays() {
     let body = json!({"title": "pay the rent", "tags": ["home"], "due_date": "2030-02-01T00:00:00Z"});
     let first = create_with_key(&app, &alice, "older", &body).await;
     assert_eq!(first.status, 201);
-    // The previous build wrote the task alone (`response_body`); a rolling upgrade mixes both.
-    behind_the_back(
-        &app,
-        "UPDATE idempotency_keys SET response = NULL WHERE key = 'older'",
-        "UPDATE idempotency_keys SET response = NULL WHERE key = 'older'",
-    )
-    .await;
+    let written = query_one(&app, "SELECT count(*) AS n FROM idempotency_keys WHERE response_body IS NOT NULL").await;
+    assert_eq!(written, 0, "this build writes the response only");
+    // Builds before migration 6 kept the task alone, as the domain's JSON, in `response_body`
+    // (one of them may still be serving during a rolling upgrade, or have written a key that
+    // has not expired yet): the record such a build wrote, to the letter.
+    let field = |name: &str| first.body[name].clone();
+    let legacy = json!({
+        "id": field("id"), "user_id": "USER", "title": field("title"), "description": field("description"),
+        "status": field("status"), "priority": field("priority"), "tags": field("tags"),
+        "due_date": field("due_date"), "recurrence": field("recurrence"), "completed_at": field("completed_at"),
+        "created_at": field("created_at"), "updated_at": field("updated_at"), "deleted_at": field("deleted_at"),
+        "version": field("version"),
+    });
+    let older = format!(
+        "UPDATE idempotency_keys SET response = NULL, \
+         response_body = replace('{legacy}', '\"USER\"', '\"' || user_id || '\"') WHERE key = 'older'"
+    );
+    behind_the_back(&app, &older, &older).await;
     let again = create_with_key(&app, &alice, "older", &body).await;
     assert_eq!((again.status, &again.body), (201, &first.body));
     assert_eq!(again.header("location"), first.header("location"));
