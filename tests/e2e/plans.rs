@@ -30,6 +30,7 @@ const CONVERSATION: Uuid = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_
 /// 100,000 tasks, conversations and messages of one user beside a few small users, written
 /// after migration with autovacuum off for the three tables.
 const FILL: &str = r#"
+SET statement_timeout = 0;
 ALTER TABLE tasks SET (autovacuum_enabled = false);
 ALTER TABLE conversations SET (autovacuum_enabled = false);
 ALTER TABLE messages SET (autovacuum_enabled = false);
@@ -260,6 +261,7 @@ async fn every_list_query_walks_its_index_on_a_table_never_analysed() {
 
 /// 100,000 live tasks of one user, each titled `task <i>`, beside ~11,000 of 50 small users.
 const FILL_SEARCH: &str = r#"
+SET statement_timeout = 0;
 INSERT INTO tasks (id, user_id, title, search_text, status, priority, tags, created_at, updated_at)
 SELECT gen_random_uuid(), CASE WHEN i % 10 = 0 THEN 'small-' || (i % 50) ELSE 'big-user' END,
        'task ' || i, 'task ' || i, 'pending', 2, '[]'::jsonb,
