@@ -1,7 +1,7 @@
 use crate::helpers::{Backend, TestDatabase, settings_for, skip};
 use infrastructure::database::migrate::{self, MigrateCommand};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 use std::process::Command;
 
@@ -169,4 +169,61 @@ async fn the_api_binary_migrates_down_up_fresh_and_reports_status() {
     assert_eq!(count(&out, "applied"), total, "{out}");
     let out = api(&["migrate", "status"]);
     assert_eq!(count(&out, "applied"), total, "{out}");
+}
+
+/// A `CREATE INDEX CONCURRENTLY` that is interrupted (a deploy killed, a timeout) leaves an
+/// invalid index behind, which `IF NOT EXISTS` would take for a finished one. Migrations 7 and
+/// 8 drop such an index and build it again.
+#[tokio::test]
+async fn an_index_build_interrupted_midway_is_built_again() {
+    if !Backend::from_env().is_postgres() {
+        return skip("SQLite builds its indexes inside the migration's transaction");
+    }
+    let db = TestDatabase::migrated().await;
+    let settings = settings_for(&db, &[]);
+    migrate::run(&settings.database, MigrateCommand::Down { steps: Some(2) }).await.expect("down 2");
+    let holder = db.connect().await;
+    // One connection, so the timeout set below is the build's session's.
+    let mut options = ConnectOptions::new(db.url.expose().to_owned());
+    options.max_connections(1).sqlx_logging(false);
+    let builder = sea_orm::Database::connect(options).await.expect("connect");
+    // Interrupted builds of one index of each migration: the build commits its catalog entry,
+    // then waits for the transaction that holds a lock on `tasks`, and times out there.
+    for (name, definition) in [
+        ("tasks_user_created_at_live_idx", "tasks (user_id, created_at, id) WHERE deleted_at IS NULL"),
+        ("tasks_user_search_idx", "tasks USING gin (user_id, search_text gin_trgm_ops)"),
+    ] {
+        let txn = holder.begin().await.expect("begin");
+        txn.execute_unprepared("LOCK TABLE tasks IN ROW EXCLUSIVE MODE").await.expect("lock");
+        builder.execute_unprepared("SET statement_timeout = '300ms'").await.expect("timeout");
+        let build = builder.execute_unprepared(&format!("CREATE INDEX CONCURRENTLY {name} ON {definition}")).await;
+        assert!(build.is_err(), "the build of {name} was expected to time out");
+        builder.execute_unprepared("RESET statement_timeout").await.expect("reset");
+        txn.rollback().await.expect("rollback");
+    }
+    let indexes = "SELECT c.relname::text AS name, i.indisvalid AS valid FROM pg_index i \
+                   JOIN pg_class c ON c.oid = i.indexrelid \
+                   WHERE c.relname IN ('tasks_user_created_at_live_idx', 'tasks_user_search_idx') ORDER BY 1";
+    let states = |rows: Vec<sea_orm::QueryResult>| {
+        rows.iter()
+            .map(|r| (r.try_get::<String>("", "name").expect("name"), r.try_get::<bool>("", "valid").expect("valid")))
+            .collect::<Vec<_>>()
+    };
+    let before = states(builder.query_all_raw(Statement::from_string(DbBackend::Postgres, indexes)).await.expect("q"));
+    assert_eq!(
+        before,
+        [("tasks_user_created_at_live_idx".to_owned(), false), ("tasks_user_search_idx".to_owned(), false)],
+        "the interrupted builds leave invalid indexes"
+    );
+    holder.close().await.ok();
+
+    let states_after = migrate::run(&settings.database, MigrateCommand::Up).await.expect("up");
+    assert!(states_after.iter().all(|s| s.applied));
+    let after = states(builder.query_all_raw(Statement::from_string(DbBackend::Postgres, indexes)).await.expect("q"));
+    assert_eq!(
+        after,
+        [("tasks_user_created_at_live_idx".to_owned(), true), ("tasks_user_search_idx".to_owned(), true)],
+        "up drops the invalid indexes and builds them again"
+    );
+    builder.close().await.ok();
 }
