@@ -4,7 +4,9 @@
 --
 -- Rows are what the service writes (see seed-1m.sql): `search_text` = lower(title)
 -- [U+001F lower(description)]. The terms the benchmark searches for:
---   '#0000777'        rare: one row at either size (every title holds its own number)
+--   'xylophone'       a rare word: one row at either size, trigrams no other row holds
+--   '#0000777'        a rare number: one row at either size, but every one of its
+--                     trigrams is in most rows (every title holds a 7-digit number)
 --   'quarterly audit' 1 % of rows (every 100th description)
 --   'search task'     every row
 --   'no such words'   none
@@ -21,7 +23,8 @@ WITH g AS (
 ), r AS (
     SELECT g.*,
            'Search task #' || lpad(i::text, 7, '0') AS title,
-           CASE WHEN i % 100 = 0 THEN 'Quarterly audit of row ' || i
+           CASE WHEN i = 778 THEN 'Xylophone lessons'
+                WHEN i % 100 = 0 THEN 'Quarterly audit of row ' || i
                 WHEN i % 100000 = 50000 THEN 'Zq row ' || i
                 WHEN i % 3 = 0 THEN NULL
                 ELSE 'Notes on row ' || i END AS description
