@@ -136,10 +136,10 @@ macro_rules! record {
 /// ones. That is right for every statement whose best plan does not depend on its values, and
 /// wrong for a search: the same `LIKE` is best served by the trigram index for a rare term and
 /// by the list's own index for a common one, and the generic plan took 0.4–0.6 s for a
-/// common term where the term's own took under a millisecond (docs/database.md). A [`Query::planned_per_call`] runs
-/// in a read-only transaction that sets `plan_cache_mode = force_custom_plan` for itself
-/// (`SET LOCAL`): two round trips more than a plain statement, and safe through a
-/// transaction-mode pooler. The unnamed statement, which PostgreSQL also plans per call, is
+/// common term where the term's own took under a millisecond (docs/database.md). A
+/// [`Query::planned_per_call`] runs in a read-only transaction that sets
+/// `plan_cache_mode = force_custom_plan` for itself (`SET LOCAL`): two round trips more than
+/// a plain statement, and safe through a transaction-mode pooler. The unnamed statement, which PostgreSQL also plans per call, is
 /// not: sqlx parses it and binds it in two exchanges, between which PgBouncer may hand the
 /// server connection to another client (pgbouncer/pgbouncer#1288).
 #[derive(Debug)]

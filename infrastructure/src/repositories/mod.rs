@@ -2,11 +2,11 @@
 //!
 //! Each port method is one statement where the contract allows it (reads stay a single
 //! round trip, but for a search, which is planned per call in a transaction of its own: see
-//! `database::executor::Query`), and one transaction where it must be atomic. Statements are built by sea-orm's
-//! and sea-query's builders and run through the executor (`database::executor`); rows are
-//! read into the [`records`] and turned into the domain's types there. Every method runs under
-//! the database's [`Guard`](crate::database::resilience::Guard), declaring whether retrying it
-//! is safe.
+//! `database::executor::Query`), and one transaction where it must be atomic. Statements
+//! are built by sea-orm's and sea-query's builders and run through the executor
+//! (`database::executor`); rows are read into the [`records`] and turned into the domain's
+//! types there. Every method runs under the database's
+//! [`Guard`](crate::database::resilience::Guard), declaring whether retrying it is safe.
 
 mod conversations;
 mod records;
