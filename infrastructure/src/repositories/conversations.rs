@@ -3,7 +3,7 @@
 use super::records::{self, ConversationRow, CreatedAt, MessageRow};
 use super::{fence, read};
 use crate::Database;
-use crate::database::executor::{DbError, Pool};
+use crate::database::executor::{self, DbError, Pool};
 use crate::database::replica::Replica;
 use crate::database::resilience::{Guard, Safety};
 use chrono::{DateTime, Duration, Utc};
@@ -279,7 +279,7 @@ impl SeaConversationRepository {
         // more remain.
         let mut held = 0_usize;
         let (rows, cut) = db
-            .fetch_until(statement, |rows: &[MessageRow]| {
+            .fetch_until(executor::Query::from(statement).expecting(query.limit + 1), |rows: &[MessageRow]| {
                 held += rows.last().map_or(0, |m| m.content.len());
                 held > domain::MAX_PAGE_BYTES && rows.len() >= 2
             })

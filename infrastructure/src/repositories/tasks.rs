@@ -273,7 +273,8 @@ impl SeaTaskRepository {
 
     /// A page's statement as [`Self::page_plan_cached`] says to send it.
     fn page_query(&self, query: &TaskListQuery, statement: Statement) -> Query {
-        if self.page_plan_cached(query) { statement.into() } else { Query::planned_per_call(statement) }
+        let sent = if self.page_plan_cached(query) { statement.into() } else { Query::planned_per_call(statement) };
+        sent.expecting(query.limit + 1)
     }
 
     /// One page of rows in the query's order: one statement, two at the dated/undated seam of
