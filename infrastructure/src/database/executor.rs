@@ -419,15 +419,11 @@ pub(crate) enum Transaction {
 impl Transaction {
     /// The first row, if any.
     pub(crate) async fn fetch_optional<R: Record>(&mut self, statement: Statement) -> Result<Option<R>, DbError> {
-        Ok(self.fetch(statement, 1).await?.into_iter().next())
-    }
-
-    /// Every row, with room made for `rows` of them up front.
-    async fn fetch<R: Record>(&mut self, statement: Statement, rows: usize) -> Result<Vec<R>, DbError> {
-        Ok(match self {
-            Self::Postgres(txn) => fetch_on::<Postgres, R>(txn, statement, rows, |_| false).await?.0,
-            Self::Sqlite(txn) => fetch_on::<Sqlite, R>(txn, statement, rows, |_| false).await?.0,
-        })
+        let (rows, _) = match self {
+            Self::Postgres(txn) => fetch_on::<Postgres, R>(txn, statement, 1, |_| false).await?,
+            Self::Sqlite(txn) => fetch_on::<Sqlite, R>(txn, statement, 1, |_| false).await?,
+        };
+        Ok(rows.into_iter().next())
     }
 
     /// Runs a statement that returns no rows; the number of rows it affected.
