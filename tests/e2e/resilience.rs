@@ -415,7 +415,12 @@ async fn through_a_slow_proxy(url: &str, delay: Duration) -> String {
     parsed.to_string()
 }
 
+/// A timing promise with the shipped timeouts: a 2 s wait for each connection against 5 s to
+/// acquire one leaves 3 s for the handshakes and the queue behind them. With the parallel
+/// suite and a replica replaying its writes on two cores that margin was once gone (three of
+/// twelve requests 503 after 5 s, in one of five runs), so it runs alone, as the faults do.
 #[tokio::test]
+#[ignore = "needs the machine to itself for its timing; scripts/test runs it alone"]
 async fn a_database_slow_to_accept_like_a_waking_compute_costs_no_request_a_503() {
     if !Backend::from_env().is_postgres() {
         return skip("a TCP proxy in front of PostgreSQL");
