@@ -1,7 +1,9 @@
 //! A read replica (`DATABASE_URL_READ`): reads go to it, and still every client reads its own
 //! acknowledged writes, whichever instance answers. These run when the suite has a replica
 //! (`TEST_DATABASE_URL_READ`: the local stack's standby); the rest of the suite then runs with
-//! it too. The fault test stops the standby under load, so it runs alone with the others.
+//! it too. Two run alone, one at a time (`scripts/test`): the fault test, which stops the
+//! standby under load, and the count of the reads the replica takes, which needs the process's
+//! counters and the stack to itself.
 
 use crate::helpers::{Backend, TestApp, TestDatabase, TestUser, settings_for, skip};
 use reqwest::Method;
@@ -132,10 +134,18 @@ async fn read_your_writes_under_load(a: &TestApp, b: &TestApp) {
     futures::future::join_all(rounds).await;
 }
 
-/// What the replica and the primary served of the reads that could go to the replica, since
-/// `before`.
-async fn routed(app: &TestApp, before: (u64, u64)) -> (u64, u64) {
-    (reads(app, "replica").await - before.0, reads(app, "primary").await - before.1)
+/// The reads that could go to the replica, as (served there, served by the primary), counted
+/// over the process so far.
+async fn routed(app: &TestApp) -> (u64, u64) {
+    (reads(app, "replica").await, reads(app, "primary").await)
+}
+
+/// The load of [`read_your_writes_under_load`], and how its reads were routed.
+async fn routed_under_load(a: &TestApp, b: &TestApp) -> (u64, u64) {
+    let before = routed(a).await;
+    read_your_writes_under_load(a, b).await;
+    let after = routed(a).await;
+    (after.0 - before.0, after.1 - before.1)
 }
 
 #[tokio::test]
@@ -144,13 +154,11 @@ async fn with_a_replica_every_client_reads_its_own_writes_through_either_instanc
         return skip("needs TEST_DATABASE_URL_READ");
     }
     let (a, b) = two_instances().await;
-    let before = (reads(&a, "replica").await, reads(&a, "primary").await);
-    read_your_writes_under_load(&a, &b).await;
     // How many of the reads the replica takes depends on its lag, and here the rest of the
-    // suite drives that (every test's CREATE DATABASE is WAL the standby replays), while the
+    // suite drives that (the standby replays every other test's writes too), while the
     // counters are the process's, shared with the tests alongside. The share is asserted where
     // this load runs alone: `a_replica_that_keeps_up_serves_most_reads`.
-    let (replica, primary) = routed(&a, before).await;
+    let (replica, primary) = routed_under_load(&a, &b).await;
     eprintln!("read your writes under load: {replica} reads on the replica, {primary} on the primary (whole process)");
     let health: Value = a.get("/health/db").await.json().await.expect("health");
     assert!(health["replica"]["state"].is_string(), "{health}");
@@ -179,9 +187,7 @@ async fn a_replica_that_keeps_up_serves_most_reads() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    let before = (reads(&a, "replica").await, reads(&a, "primary").await);
-    read_your_writes_under_load(&a, &b).await;
-    let (replica, primary) = routed(&a, before).await;
+    let (replica, primary) = routed_under_load(&a, &b).await;
     let health: Value = a.get("/health/db").await.json().await.expect("health");
     eprintln!("alone: {replica} reads on the replica, {primary} on the primary; {}", health["replica"]);
     assert_eq!(replica + primary, LOAD_READS, "each read of the load was counted once, and nothing else ran");
