@@ -20,6 +20,7 @@ mod m20261123_000005_add_updated_at_triggers;
 mod m20261207_000006_add_idempotency_response;
 mod m20261207_000007_index_live_tasks;
 mod m20261207_000008_index_task_search;
+mod m20261208_000009_index_task_search_digits;
 mod sql;
 
 pub use lock::{MIGRATION_LOCK_KEY, MigrationLock};
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_add_idempotency_response::Migration),
             Box::new(m20261207_000007_index_live_tasks::Migration),
             Box::new(m20261207_000008_index_task_search::Migration),
+            Box::new(m20261208_000009_index_task_search_digits::Migration),
         ]
     }
 }

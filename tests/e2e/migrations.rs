@@ -172,8 +172,8 @@ async fn the_api_binary_migrates_down_up_fresh_and_reports_status() {
 }
 
 /// A `CREATE INDEX CONCURRENTLY` that is interrupted (a deploy killed, a timeout) leaves an
-/// invalid index behind, which `IF NOT EXISTS` would take for a finished one. Migrations 7 and
-/// 8 drop such an index and build it again.
+/// invalid index behind, which `IF NOT EXISTS` would take for a finished one. Migrations 7, 8
+/// and 9 drop such an index and build it again.
 #[tokio::test]
 async fn an_index_build_interrupted_midway_is_built_again() {
     if !Backend::from_env().is_postgres() {
@@ -181,8 +181,21 @@ async fn an_index_build_interrupted_midway_is_built_again() {
     }
     let db = TestDatabase::migrated().await;
     let settings = settings_for(&db, &[]);
-    migrate::run(&settings.database, MigrateCommand::Down { steps: Some(2) }).await.expect("down 2");
     let holder = db.connect().await;
+    // Migration 9's index needs its function, which its `down` drops: an interrupted build of
+    // it had created the function first, as this does again from the catalog's own copy.
+    let function = holder
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_get_functiondef('task_search_digit_grams(text)'::regprocedure) AS sql",
+        ))
+        .await
+        .expect("function")
+        .expect("a row")
+        .try_get::<String>("", "sql")
+        .expect("definition");
+    migrate::run(&settings.database, MigrateCommand::Down { steps: Some(3) }).await.expect("down 3");
+    holder.execute_unprepared(&function).await.expect("the function, as migration 9 creates it first");
     // One connection, so the timeout set below is the build's session's.
     let mut options = ConnectOptions::new(db.url.expose().to_owned());
     options.max_connections(1).sqlx_logging(false);
@@ -192,6 +205,7 @@ async fn an_index_build_interrupted_midway_is_built_again() {
     for (name, definition) in [
         ("tasks_user_created_at_live_idx", "tasks (user_id, created_at, id) WHERE deleted_at IS NULL"),
         ("tasks_user_search_idx", "tasks USING gin (user_id, search_text gin_trgm_ops)"),
+        ("tasks_user_search_digits_idx", "tasks USING gin (user_id, task_search_digit_grams(search_text))"),
     ] {
         let txn = holder.begin().await.expect("begin");
         txn.execute_unprepared("LOCK TABLE tasks IN ROW EXCLUSIVE MODE").await.expect("lock");
@@ -203,7 +217,8 @@ async fn an_index_build_interrupted_midway_is_built_again() {
     }
     let indexes = "SELECT c.relname::text AS name, i.indisvalid AS valid FROM pg_index i \
                    JOIN pg_class c ON c.oid = i.indexrelid \
-                   WHERE c.relname IN ('tasks_user_created_at_live_idx', 'tasks_user_search_idx') ORDER BY 1";
+                   WHERE c.relname IN ('tasks_user_created_at_live_idx', 'tasks_user_search_idx', \
+                   'tasks_user_search_digits_idx') ORDER BY 1";
     let states = |rows: Vec<sea_orm::QueryResult>| {
         rows.iter()
             .map(|r| (r.try_get::<String>("", "name").expect("name"), r.try_get::<bool>("", "valid").expect("valid")))
@@ -212,7 +227,11 @@ async fn an_index_build_interrupted_midway_is_built_again() {
     let before = states(builder.query_all_raw(Statement::from_string(DbBackend::Postgres, indexes)).await.expect("q"));
     assert_eq!(
         before,
-        [("tasks_user_created_at_live_idx".to_owned(), false), ("tasks_user_search_idx".to_owned(), false)],
+        [
+            ("tasks_user_created_at_live_idx".to_owned(), false),
+            ("tasks_user_search_digits_idx".to_owned(), false),
+            ("tasks_user_search_idx".to_owned(), false)
+        ],
         "the interrupted builds leave invalid indexes"
     );
     holder.close().await.ok();
@@ -222,7 +241,11 @@ async fn an_index_build_interrupted_midway_is_built_again() {
     let after = states(builder.query_all_raw(Statement::from_string(DbBackend::Postgres, indexes)).await.expect("q"));
     assert_eq!(
         after,
-        [("tasks_user_created_at_live_idx".to_owned(), true), ("tasks_user_search_idx".to_owned(), true)],
+        [
+            ("tasks_user_created_at_live_idx".to_owned(), true),
+            ("tasks_user_search_digits_idx".to_owned(), true),
+            ("tasks_user_search_idx".to_owned(), true)
+        ],
         "up drops the invalid indexes and builds them again"
     );
     builder.close().await.ok();

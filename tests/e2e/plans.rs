@@ -259,22 +259,24 @@ async fn every_list_query_walks_its_index_on_a_table_never_analysed() {
     conn.close().await.ok();
 }
 
-/// 100,000 live tasks of one user, each titled `task <i>`, beside ~11,000 of 50 small users.
+/// 100,000 live tasks of one user, each titled `task <i>`, one in 18 of them with a description
+/// that cites `ref 55555`, beside ~11,000 of 50 small users.
 const FILL_SEARCH: &str = r#"
 SET statement_timeout = 0;
 INSERT INTO tasks (id, user_id, title, search_text, status, priority, tags, created_at, updated_at)
 SELECT gen_random_uuid(), CASE WHEN i % 10 = 0 THEN 'small-' || (i % 50) ELSE 'big-user' END,
-       'task ' || i, 'task ' || i, 'pending', 2, '[]'::jsonb,
+       'task ' || i, 'task ' || i || CASE WHEN i % 20 = 1 THEN chr(31) || 'ref 55555' ELSE '' END,
+       'pending', 2, '[]'::jsonb,
        now() - i * interval '1 second', now() - i * interval '1 second'
 FROM generate_series(1, 111112) AS i;
 ANALYZE tasks;
 "#;
 
-/// `q` is planned for its term: the trigram index finds a rare term's few rows, and a common
-/// term walks the list's own index until the page is full. One generic plan cannot be both,
+/// `q` is planned for its term: the trigram index finds a rare term's few rows, the digits'
+/// index a rare number's, and a common term walks the list's own index until the page is full. One generic plan cannot be both,
 /// so a search is sent to be planned per call, as the repository says and the executor does.
 #[tokio::test]
-async fn a_search_is_planned_for_its_term_and_a_rare_one_reads_the_trigram_index() {
+async fn a_search_is_planned_for_its_term_and_a_rare_one_reads_a_search_index() {
     if !Backend::from_env().is_postgres() {
         return skip("SQLite has no trigram index: its search is a scan of the user's rows");
     }
@@ -312,19 +314,35 @@ async fn a_search_is_planned_for_its_term_and_a_rare_one_reads_the_trigram_index
                 .join(" > ")
         }
     };
-    // One row matches "task 54321" (no other title holds it: the largest number is 111112).
-    let rare = plan_of("TASK 54321").await;
+    // Ten of the big user's rows hold "task 5432" (5432 and 54321 to 54329).
+    let rare = plan_of("TASK 5432").await;
     assert!(rare.contains("Bitmap Index Scan tasks_user_search_idx"), "a rare term: {rare}");
+    // One row holds "task 54321" (no other title does: the largest number is 111112). Its
+    // digits' trigrams are each in thousands of rows; its five digits are in one.
+    let number = plan_of("TASK 54321").await;
+    assert!(number.contains("Bitmap Index Scan tasks_user_search_digits_idx"), "a rare number: {number}");
     let common = plan_of("task").await;
     assert!(
         common.contains("Index Scan tasks_user_created_at_live_idx") && !common.contains("Sort"),
         "a term every row holds: {common}"
+    );
+    // A number in one of 18 of the big user's rows (5 % of the table): looked up by its digits,
+    // it must still be taken for common. With a `LIKE` beside the digits' condition the
+    // planner multiplied the two estimates (0.05 × 0.05) and fetched and sorted its rows.
+    let common_number = plan_of("REF 55555").await;
+    assert!(
+        common_number.contains("Index Scan tasks_user_created_at_live_idx") && !common_number.contains("Sort"),
+        "a number in 5 % of the rows: {common_number}"
     );
     txn.rollback().await.expect("rollback");
 
     // The page itself, through the executor's per-call planning.
     let page = tasks.list(&user, &search("TASK 54321"), now).await.expect("a page");
     assert_eq!(page.items.iter().map(|t| t.title.as_str()).collect::<Vec<_>>(), ["task 54321"]);
+    let page = tasks.list(&user, &search("ref 55555"), now).await.expect("a page");
+    assert_eq!(page.items.len(), 20, "5,556 of the big user's rows cite ref 55555: a full page");
+    let page = tasks.list(&user, &search("TASK 5432"), now).await.expect("a page");
+    assert_eq!(page.items.len(), 10, "{:?}", page.items.iter().map(|t| t.title.as_str()).collect::<Vec<_>>());
     let page = tasks.list(&user, &search("task 1111"), now).await.expect("a page");
     assert_eq!(page.items.len(), 20, "21 of the big user's titles hold \"task 1111\": a full page");
     database.close().await;

@@ -357,7 +357,8 @@ pub struct TaskListParams {
     /// A case-insensitive literal substring of the title or description (`%` and `_` match
     /// themselves; case is folded by Unicode's lowercase mapping, on every database); at most
     /// 200 characters; empty means no filter. On PostgreSQL a term of three characters or more
-    /// is looked up in a trigram index; a shorter one (and any on SQLite) is matched by reading
+    /// is looked up in a trigram index, and one holding five digits in a row also by its
+    /// numbers; a shorter one (and any on SQLite) is matched by reading
     /// the caller's tasks in list order until the page is full, which is slow for a rare term
     /// among very many tasks.
     #[param(

@@ -111,6 +111,57 @@ async fn search_treats_percent_underscore_and_backslash_literally() {
     assert_eq!(titles(&app, &alice, &search("%_%")).await, Vec::<String>::new());
 }
 
+/// A term with five digits in a row is also looked up by its numbers on PostgreSQL (the
+/// digits' index, migration 9): what it finds must be what the substring match finds, for
+/// runs inside longer runs, beside letters and punctuation, in a 1,000-digit description,
+/// with `%`, `_` and `\` taken literally, and not across the seam between title and
+/// description.
+#[tokio::test]
+async fn search_finds_numbers_wherever_they_stand_in_longer_runs() {
+    let app = TestApp::spawn().await;
+    let alice = app.new_user();
+    let digits = "0123456789".repeat(100);
+    for (title, description) in [
+        ("Invoice #0000777", None),
+        ("Invoice #0007770", None),
+        ("Ticket 12345-67890", None),
+        ("Serial", Some("SN9876543210X")),
+        ("Digits", Some(digits.as_str())),
+        ("Split 1234", Some("56789")),
+        ("Full width １２３４５６", None),
+        ("Rate 12345% up", Some(r"path 12345\x")),
+    ] {
+        app.create_task(&alice, json!({"title": title, "description": description})).await;
+    }
+    let search = |q: &str| format!("q={}", enc(q));
+    for (q, expected) in [
+        ("#0000777", &["Invoice #0000777"][..]),
+        ("0000777", &["Invoice #0000777"]),
+        ("00777", &["Invoice #0000777", "Invoice #0007770"]),
+        ("000777", &["Invoice #0000777", "Invoice #0007770"]),
+        ("7770", &["Invoice #0007770"]),
+        ("12345-67890", &["Ticket 12345-67890"]),
+        ("2345-6", &["Ticket 12345-67890"]),
+        ("67890", &["Digits", "Ticket 12345-67890"]),
+        ("567890", &["Digits"]),
+        ("SN98765", &["Serial"]),
+        ("9876543210x", &["Serial"]),
+        ("89012345678901234567", &["Digits"]),
+        ("123456789", &["Digits"]),
+        ("１２３４５", &["Full width １２３４５６"]),
+        ("99999", &[]),
+        ("#00007770", &[]),
+        ("12345%", &["Rate 12345% up"]),
+        ("12345_", &[]),
+        ("2345%", &["Rate 12345% up"]),
+        (r"12345\x", &["Rate 12345% up"]),
+        (r"12345\", &["Rate 12345% up"]),
+        ("12345", &["Digits", "Rate 12345% up", "Ticket 12345-67890"]),
+    ] {
+        assert_eq!(titles(&app, &alice, &search(q)).await, sorted(expected), "q={q}");
+    }
+}
+
 #[tokio::test]
 async fn search_ignores_case_beyond_ascii() {
     let app = TestApp::spawn().await;
