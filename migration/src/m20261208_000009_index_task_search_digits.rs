@@ -8,8 +8,9 @@
 //! 5-digit substrings of each run of five or more digits in `search_text`
 //! (`task_search_digit_grams`), and a term holding such a run is looked up by its own grams
 //! (`task_search_digit_grams(search_text) @> task_search_digit_grams(term)`, which the
-//! service adds beside the `LIKE` only for such terms): 34 pages, 0.2 ms, for the same row.
-//! The `LIKE` still decides what matches; the grams only narrow the rows it is checked on.
+//! service sends for such terms only, with `strpos` in place of the `LIKE`): 34 pages,
+//! 0.2 ms, for the same row. The substring test still decides what matches; the grams only
+//! narrow the rows it is checked on.
 //!
 //! An expression index rather than a column the service fills: it agrees with `search_text`
 //! whoever writes the row, an instance of the previous release during a rolling deploy

@@ -273,8 +273,9 @@ ANALYZE tasks;
 "#;
 
 /// `q` is planned for its term: the trigram index finds a rare term's few rows, the digits'
-/// index a rare number's, and a common term walks the list's own index until the page is full. One generic plan cannot be both,
-/// so a search is sent to be planned per call, as the repository says and the executor does.
+/// index a rare number's, and a common term walks the list's own index until the page is
+/// full. One generic plan cannot be both, so a search is sent to be planned per call, as the
+/// repository says and the executor does.
 #[tokio::test]
 async fn a_search_is_planned_for_its_term_and_a_rare_one_reads_a_search_index() {
     if !Backend::from_env().is_postgres() {
